@@ -1,0 +1,93 @@
+"""The array backend: the one place that names the array library.
+
+Every array call in chainrule goes through ``xp`` (NumPy today). A GPU array library that
+implements NumPy's interface (CuPy) can replace it here without touching ops or the engine.
+This module also owns dtypes, the default float dtype, and the library's random generator, so
+that one ``manual_seed`` call fixes every random source chainrule uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+xp = np
+
+float16 = np.dtype(np.float16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+bool_ = np.dtype(np.bool_)
+
+#: dtypes a Tensor may hold; names are the ones users type (``"float32"``, ``chainrule.float32``).
+DTYPES: dict[str, np.dtype] = {
+    "float16": float16,
+    "float32": float32,
+    "float64": float64,
+    "int32": int32,
+    "int64": int64,
+    "bool": bool_,
+}
+FLOAT_DTYPES = frozenset({float16, float32, float64})
+
+_default_float = float32
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype given to tensors built from Python floats (float32 unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype for tensors built from Python floats; must be a floating dtype."""
+    global _default_float
+    d = as_dtype(dtype)
+    if d not in FLOAT_DTYPES:
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {d}")
+    _default_float = d
+
+
+def as_dtype(dtype: Any) -> np.dtype:
+    """Normalise a user-given dtype (name, NumPy dtype or type) to a supported ``np.dtype``."""
+    if isinstance(dtype, str):
+        d = DTYPES.get(dtype)
+        if d is None:
+            raise TypeError(f"unsupported dtype {dtype!r}; supported: {', '.join(DTYPES)}")
+        return d
+    if dtype is float:
+        return _default_float
+    if dtype is int:
+        return int64
+    if dtype is bool:
+        return bool_
+    try:
+        d = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"unsupported dtype {dtype!r}") from e
+    if d not in DTYPES.values():
+        raise TypeError(f"unsupported dtype {d}; supported: {', '.join(DTYPES)}")
+    return d
+
+
+def is_floating(dtype: np.dtype) -> bool:
+    return dtype in FLOAT_DTYPES
+
+
+# --- randomness -------------------------------------------------------------------------------
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reseed chainrule's global random generator; returns it."""
+    global _generator
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
+    _generator = np.random.default_rng(int(seed))
+    return _generator
+
+
+def generator() -> np.random.Generator:
+    """The global generator that every random op uses unless given its own."""
+    return _generator

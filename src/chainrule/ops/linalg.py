@@ -1,0 +1,88 @@
+"""Linear algebra primitives: the matrix product (1-d, 2-d and batched with broadcasting).
+
+Y = XW is bilinear, so forward mode follows from the forward itself (Ẏ = ẊW + XẆ); reverse
+mode is the classic pair X̄ = Ȳ Wᵀ, W̄ = Xᵀ Ȳ, with batch axes summed back by the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.backend import xp
+from chainrule.ops.registry import bilinear
+from chainrule.tensor import Tensor
+
+
+def _matmul_vjp(ns, g, needs, a, b, *, out):
+    ga = gb = None
+    if a.ndim == 1 and b.ndim == 1:  # inner product: y = aᵀb
+        ga = g * b if needs[0] else None
+        gb = g * a if needs[1] else None
+    elif a.ndim == 1:  # y = aᵀB  (batched over B's leading axes)
+        if needs[0]:
+            ga = (b @ g[..., None])[..., 0]
+        if needs[1]:
+            gb = a[:, None] * g[..., None, :]
+    elif b.ndim == 1:  # y = A b
+        if needs[0]:
+            ga = g[..., :, None] * b
+        if needs[1]:
+            gb = (ns.swapaxes(a, -1, -2) @ g[..., None])[..., 0]
+    else:
+        if needs[0]:
+            ga = g @ ns.swapaxes(b, -1, -2)
+        if needs[1]:
+            gb = ns.swapaxes(a, -1, -2) @ g
+    return ga, gb
+
+
+@bilinear(_matmul_vjp)
+def matmul_(a, b):
+    """Matrix product with NumPy's matmul semantics (1-d promotion, batch broadcasting).
+
+    Forward:     Y = A B,  Y_ij = Σ_k A_ik B_kj
+    Derivative:  Ā = Ȳ Bᵀ, B̄ = Aᵀ Ȳ (batch axes summed by the engine); Ẏ = Ȧ B + A Ḃ.
+                 For vectors: aᵀb gives ā = ȳ b, b̄ = ȳ a.
+    """
+    return a @ b
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product ``a @ b`` (1-d, 2-d, and batched with broadcasting)."""
+    a, b = _t(a), _t(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({ka} != {kb})")
+    if a.ndim > 2 and b.ndim > 2:
+        try:
+            xp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch shapes of {a.shape} and {b.shape} do not broadcast") from None
+    if a.dtype != b.dtype and not (a.dtype.kind == b.dtype.kind == "f"):
+        raise TypeError(f"matmul: operand dtypes {a.dtype} and {b.dtype} do not match")
+    return matmul_(a, b)
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """Inner product of two 1-d tensors."""
+    a, b = _t(a), _t(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"dot: expects two 1-d tensors, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    """Outer product of two 1-d tensors: (a bᵀ)_ij = a_i b_j."""
+    from chainrule.ops.shape import reshape
+
+    a, b = _t(a), _t(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expects two 1-d tensors, got shapes {a.shape} and {b.shape}")
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
