@@ -190,11 +190,7 @@ class Tensor:
 
         A non-scalar tensor needs ``gradient`` (the vector in the vector-Jacobian product).
         """
-        from chainrule.autograd.functional import backward as _backward
-
-        _backward(
-            [self], None if gradient is None else [gradient], retain_graph=retain_graph, create_graph=create_graph
-        )
+        _functional.backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
 
     # --- dtype --------------------------------------------------------------------------------
     def astype(self, dtype: Any) -> Tensor:
@@ -434,5 +430,6 @@ def _has_numpy_float64(x: Any) -> bool:
 # Imported last: both modules import Tensor from here.
 from chainrule import ops as _ops  # noqa: E402
 from chainrule.autograd import engine as _engine  # noqa: E402
+from chainrule.autograd import functional as _functional  # noqa: E402
 
 __all__ = ["Tensor"]

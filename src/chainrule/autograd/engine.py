@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import state
-from chainrule.tensor import Tensor
-
-#: The two namespaces rules are written against; installed by ``chainrule.ops``.
+#: The two namespaces rules are written against; installed by ``chainrule.ops`` when it is
+#: imported. Defined before the imports below, which may import ``chainrule.ops`` themselves.
 RAW_OPS: Any = None
 TENSOR_OPS: Any = None
+
+from chainrule.autograd import state  # noqa: E402
+from chainrule.tensor import Tensor  # noqa: E402
 
 _ndarray = np.ndarray
 
@@ -33,17 +34,38 @@ class Node:
     """A recorded application of a primitive: what its VJP rule needs, and where grads go.
 
     ``edges[i]`` is where the gradient of argument i flows: the Node that produced it, the leaf
-    Tensor that accumulates it, or None when the argument needs no gradient.
+    Tensor that accumulates it, or None when the argument needs no gradient. ``seq`` increases
+    with creation time, so sorting by it descending is a topological order (consumers first).
     """
 
-    __slots__ = ("args", "buf", "checks", "edges", "hooks", "out", "out_tangents", "params", "prim", "raw", "retained")
+    __slots__ = (
+        "args",
+        "buf",
+        "checks",
+        "edges",
+        "hooks",
+        "mark",
+        "needs",
+        "out",
+        "out_tangents",
+        "params",
+        "prim",
+        "raw",
+        "retained",
+        "seq",
+    )
 
     def __init__(self, prim, params, args, raw, edges, out, checks):
+        global _seq
+        _seq += 1
+        self.seq = _seq
+        self.mark = 0
         self.prim = prim
         self.params = params
         self.args = args
         self.raw = raw
         self.edges = edges
+        self.needs = [e is not None for e in edges]
         self.out = out
         self.out_tangents = None
         self.checks = checks
@@ -57,6 +79,10 @@ class Node:
     @property
     def name(self) -> str:
         return f"{self.prim.name}Backward"
+
+
+_seq = 0
+_stamp = 0
 
 
 def _new_tensor(data):
@@ -74,7 +100,10 @@ def _new_tensor(data):
 def apply(prim, args: Sequence[Any], params: dict) -> Tensor:
     """Run primitive ``prim`` on ``args`` (Tensors, arrays or Python scalars)."""
     raw = [a.data if isinstance(a, Tensor) else a for a in args]
-    out = prim.forward(*raw, **params)
+    try:
+        out = prim.forward(*raw, **params)
+    except (ValueError, TypeError, IndexError) as e:
+        raise _forward_error(prim, raw, params, e) from None
     if type(out) is not _ndarray:
         out = np.asarray(out)
     t = _new_tensor(out)
@@ -90,7 +119,7 @@ def apply(prim, args: Sequence[Any], params: dict) -> Tensor:
                 if edges is None:
                     edges = [None] * len(args)
                 edges[i] = a._node if a._node is not None else a
-        if edges is not None:
+        if edges is not None and out.dtype.kind == "f":
             saves = prim.saves
             idx = range(len(args)) if saves is None else saves
             checks = [(args[i]._version, args[i]._version[0]) for i in idx if isinstance(args[i], Tensor)]
@@ -101,6 +130,16 @@ def apply(prim, args: Sequence[Any], params: dict) -> Tensor:
     if state.fw_active:
         _push_tangents(prim, args, params, t)
     return t
+
+
+def _forward_error(prim, raw, params, e: Exception) -> Exception:
+    """Re-raise a backend error naming the op and the shapes and dtypes it was given."""
+    desc = ", ".join(
+        f"{np.shape(a)} {getattr(a, 'dtype', type(a).__name__)}" if hasattr(a, "shape") else repr(a) for a in raw
+    )
+    extra = "".join(f", {k}={v!r}" for k, v in params.items() if k not in ("index",))
+    kind = next(k for k in (IndexError, ValueError, TypeError) if isinstance(e, k))
+    return kind(f"{prim.name}: {e} (arguments: {desc}{extra})")
 
 
 def _push_tangents(prim, args, params, out: Tensor) -> None:
@@ -129,26 +168,35 @@ def _push_tangents(prim, args, params, out: Tensor) -> None:
 
 
 def _topo_order(root_nodes: list[Node]) -> list[Node]:
-    """Nodes reachable from the roots, consumers before producers (iterative DFS)."""
-    order: list[Node] = []
-    seen: set[int] = set()
-    for root in root_nodes:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(root.edges))]
-        while stack:
-            node, it = stack[-1]
-            for e in it:
-                if type(e) is Node and id(e) not in seen:
-                    seen.add(id(e))
-                    stack.append((e, iter(e.edges)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+    """Nodes reachable from the roots, consumers before producers.
+
+    Nodes are collected with an explicit stack (no recursion limit on long unrolls) and sorted
+    by creation sequence: an op's inputs always exist before it, so descending ``seq`` is a
+    topological order.
+    """
+    global _stamp
+    _stamp += 1
+    stamp = _stamp
+    nodes = []
+    stack = []
+    for r in root_nodes:
+        if r.mark != stamp:
+            r.mark = stamp
+            nodes.append(r)
+            stack.append(r)
+    while stack:
+        for e in stack.pop().edges:
+            if type(e) is Node and e.mark != stamp:
+                e.mark = stamp
+                nodes.append(e)
+                stack.append(e)
+    if len(nodes) > 1:
+        nodes.sort(key=_by_seq, reverse=True)
+    return nodes
+
+
+def _by_seq(n: Node) -> int:
+    return n.seq
 
 
 def _unbroadcast(g, shape, ns):
@@ -247,10 +295,11 @@ def _backward(roots, grads, retain_graph, create_graph, inputs, tensor_mode, ns)
 
     for node in order:
         g = node.buf
-        node.buf = None
         if g is None:
             continue
-        if node.args is None:
+        node.buf = None
+        raw = node.raw
+        if raw is None:
             raise GraphFreedError(_FREED_MSG.format(name=node.prim.name))
         if node.checks:
             _check_versions(node)
@@ -260,11 +309,8 @@ def _backward(roots, grads, retain_graph, create_graph, inputs, tensor_mode, ns)
             k = targets[id(node)]
             results[k] = g if results[k] is None else results[k] + g
         edges = node.edges
-        if useful is None:
-            needs = [e is not None for e in edges]
-        else:
-            needs = [e is not None and (id(e) in useful) for e in edges]
-        if any(needs):
+        needs = node.needs if useful is None else [e is not None and id(e) in useful for e in edges]
+        if True in needs:
             prim = node.prim
             if tensor_mode:
                 args = [_arg_tensor(a, e) for a, e in zip(node.args, edges, strict=True)]
@@ -276,16 +322,16 @@ def _backward(roots, grads, retain_graph, create_graph, inputs, tensor_mode, ns)
                     g = _new_tensor(g)
                 grads_in = prim.vjp(ns, g, needs, args, out, node.params)
             else:
-                grads_in = prim.vjp(ns, g, needs, node.raw, node.out, node.params)
-            for e, gi, a, need in zip(edges, grads_in, node.raw, needs, strict=False):
-                if not need or gi is None:
+                grads_in = prim.vjp(ns, g, needs, raw, node.out, node.params)
+            for i, gi in enumerate(grads_in):
+                if gi is None or not needs[i]:
                     continue
-                shape = np.shape(a)
-                if gi.shape != shape:
-                    gi = _unbroadcast(gi, shape, ns)
-                dt = a.dtype
-                if gi.dtype != dt:
-                    gi = ns.astype(gi, dt)
+                a = raw[i]
+                if gi.shape != a.shape:
+                    gi = _unbroadcast(gi, a.shape, ns)
+                if gi.dtype != a.dtype:
+                    gi = ns.astype(gi, a.dtype)
+                e = edges[i]
                 if type(e) is Node:
                     e.buf = gi if e.buf is None else e.buf + gi
                 else:

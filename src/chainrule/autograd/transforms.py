@@ -181,7 +181,8 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         raise TypeError("jvp: primals and tangents must be tuples (one entry per argument of f)")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    with state.forward_level() as level:
+    nested = _nested([p for p in tree_flatten(list(primals))[0] if isinstance(p, Tensor)])
+    with state.forward_level() as level, state.in_transform():
         args = []
         for p, t in zip(primals, tangents, strict=True):
             p_leaves, p_def = tree_flatten(p)
@@ -208,8 +209,8 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
             if not isinstance(o, Tensor):
                 o = Tensor(o)
             tg = o._tangents.get(level) if o._tangents else None
-            tangent_out.append(tg if tg is not None else _zeros_like(o))
-            primal_out.append(_strip_level(o, level))
+            tangent_out.append(_release(tg, nested) if tg is not None else _zeros_like(o))
+            primal_out.append(_release(_strip_level(o, level), nested))
     return tree_unflatten(o_def, primal_out), tree_unflatten(o_def, tangent_out)
 
 
@@ -247,15 +248,18 @@ def jacrev(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Tensor]:
             return f(*args[:a], x, *args[a + 1 :])
 
         x = _as_float_tensor("jacrev", args[a])
-        out, fn = vjp(fa, x)
-        rows = []
-        for i in range(out.size):
-            e = np.zeros(out.size, dtype=out.dtype)
-            e[i] = 1
-            rows.append(fn(Tensor(e.reshape(out.shape)))[0])
-        if not rows:
-            return Tensor(np.zeros(out.shape + x.shape, dtype=x.dtype))
-        return reshape(stack(rows), out.shape + x.shape)
+        nested = _nested([x])
+        with state.in_transform():
+            out, fn = vjp(fa, x)
+            rows = []
+            for i in range(out.size):
+                e = np.zeros(out.size, dtype=out.dtype)
+                e[i] = 1
+                rows.append(fn(Tensor(e.reshape(out.shape)))[0])
+            if not rows:
+                return Tensor(np.zeros(out.shape + x.shape, dtype=x.dtype))
+            jac = reshape(stack(rows), out.shape + x.shape)
+        return _release(jac, nested)
 
     return wrapped
 
@@ -273,19 +277,21 @@ def jacfwd(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Tensor]:
         def fa(xx: Tensor) -> Any:
             return f(*args[:a], xx, *args[a + 1 :])
 
-        cols = []
-        out = None
-        for j in range(x.size):
-            e = np.zeros(x.size, dtype=x.dtype)
-            e[j] = 1
-            out, col = jvp(fa, (x,), (Tensor(e.reshape(x.shape)),))
-            cols.append(col)
-        if not cols:
-            out = fa(x)
-            return Tensor(np.zeros(out.shape + x.shape, dtype=x.dtype))
-        jac = stack(cols)  # (x.size, *out.shape)
-        jac = reshape(jac, (x.size, out.size))
-        return reshape(permute(jac, (1, 0)), out.shape + x.shape)
+        nested = _nested([x])
+        with state.in_transform():
+            cols = []
+            out = None
+            for j in range(x.size):
+                e = np.zeros(x.size, dtype=x.dtype)
+                e[j] = 1
+                out, col = jvp(fa, (x,), (Tensor(e.reshape(x.shape)),))
+                cols.append(col)
+            if not cols:
+                out = fa(x)
+                return Tensor(np.zeros(out.shape + x.shape, dtype=x.dtype))
+            jac = reshape(stack(cols), (x.size, out.size))  # one column per input element
+            jac = reshape(permute(jac, (1, 0)), out.shape + x.shape)
+        return _release(jac, nested)
 
     return wrapped
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.backend import xp
 from chainrule.ops.registry import bilinear
 from chainrule.tensor import Tensor
 
@@ -51,23 +50,10 @@ def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product ``a @ b`` (1-d, 2-d, and batched with broadcasting)."""
-    a, b = _t(a), _t(b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
-    ka = a.shape[-1]
-    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if ka != kb:
-        raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({ka} != {kb})")
-    if a.ndim > 2 and b.ndim > 2:
-        try:
-            xp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        except ValueError:
-            raise ValueError(f"matmul: batch shapes of {a.shape} and {b.shape} do not broadcast") from None
-    if a.dtype != b.dtype and not (a.dtype.kind == b.dtype.kind == "f"):
-        raise TypeError(f"matmul: operand dtypes {a.dtype} and {b.dtype} do not match")
-    return matmul_(a, b)
+#: ``matmul(a, b)``: the primitive itself is the public function. Shape errors (inner or batch
+#: dimensions that do not match) are raised by the engine before anything is recorded, naming
+#: the op and both shapes.
+matmul = matmul_
 
 
 def dot(a: Any, b: Any) -> Tensor:
