@@ -38,9 +38,9 @@ def test_axis_errors():
 
 
 def test_dtype_errors_name_the_op():
-    with pytest.raises(TypeError, match="mean.*int64"):
+    with pytest.raises(TypeError, match=r"mean.*int64"):
         cr.arange(3).mean()
-    with pytest.raises(TypeError, match="where.*condition"):
+    with pytest.raises(TypeError, match=r"where.*condition"):
         cr.where(cr.ones(2), cr.ones(2), cr.zeros(2))
     with pytest.raises(TypeError, match="unsupported dtype"):
         cr.tensor([1.0], dtype="complex64")

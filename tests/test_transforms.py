@@ -30,6 +30,7 @@ def test_grad_value_and_grad_and_argnums():
 
     np.testing.assert_allclose(cr.grad(f)(x, y).numpy(), [6.0, 16.0])
     gx, gy = cr.grad(f, argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(gx.numpy(), [6.0, 16.0])
     np.testing.assert_allclose(gy.numpy(), [1.0, 4.0])
     v, g = cr.value_and_grad(f, argnums=1)(x, y)
     assert v.item() == 19.0 and g.tolist() == [1.0, 4.0]
