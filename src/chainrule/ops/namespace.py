@@ -52,7 +52,11 @@ class RawOps:
 
     @staticmethod
     def broadcast_to(x, shape):
-        return xp.broadcast_to(x, shape)
+        # A materialised copy: cheaper to make than a strided view (np.broadcast_to is Python
+        # code), and writable, so an optimizer may update the gradient in place.
+        out = xp.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
 
     @staticmethod
     def permute(x, axes):

@@ -51,7 +51,8 @@ def mean_(x, *, axis, keepdims):
     Forward:     y = (1/n) Σ_{i ∈ axes} x_i
     Derivative:  x̄ = broadcast(keep(ȳ)) / n; ẏ = (1/n) Σ ẋ
     """
-    return xp.mean(x, axis=axis, keepdims=keepdims)
+    n = _count(x.shape, axis)
+    return xp.add.reduce(x, axis=axis, keepdims=keepdims) / n if n else xp.mean(x, axis=axis, keepdims=keepdims)
 
 
 def _tie_weights(ns, x, out, axis, keepdims):
