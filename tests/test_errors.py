@@ -63,3 +63,15 @@ def test_inplace_errors_leave_the_tensor_unchanged():
     with pytest.raises(ValueError, match="setitem"):
         x[0:2] = np.ones(3)
     assert x.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_setitem_with_repeated_indices_is_rejected_when_tracked():
+    x = cr.zeros(3, requires_grad=True) * 1.0
+    with pytest.raises(ValueError, match="more than once"):
+        x[np.array([0, 0])] = cr.tensor([1.0, 2.0])
+    assert x.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_pad_of_0d_tensor():
+    with pytest.raises(ValueError, match="pad"):
+        cr.pad(cr.tensor(1.0), 1)

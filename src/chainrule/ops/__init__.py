@@ -320,7 +320,13 @@ def setitem(target: Tensor, index: Any, value: Any) -> None:
             ) from None
         target._version[0] += 1
         return
-    np.empty(target.shape, dtype=bool)[idx]  # validates the index before any change
+    hits = np.zeros(target.shape, dtype=np.int64)
+    np.add.at(hits, idx, 1)  # validates the index before any change, and counts writes
+    if hits.max(initial=0) > 1:
+        raise ValueError(
+            f"setitem: index {index!r} writes some elements of the tensor of shape {target.shape} more than "
+            "once; with autodiff the result would depend on which write wins, so this is not allowed"
+        )
     inplace(target, "setitem", lambda t, v: shape.index_put_(t, v, index=idx), value)
 
 

@@ -92,8 +92,8 @@ def index_put_(x, v, *, index):
     Forward:     y = x with y[index] = v
     Derivative:  x̄ = ȳ with zeros at index; v̄ = ȳ[index] (summed back to v's shape);
                  ẏ = ẋ with ẏ[index] = v̇
-    Convention:  with repeated indices the last write wins in the forward; every write of v
-                 receives the gradient of its target position.
+    Repeated indices are rejected when a gradient is tracked: which write wins is not defined,
+    so neither is the derivative.
     """
     y = x.copy()
     y[index] = v
@@ -403,6 +403,8 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
 
 
 def _pad_widths(x: Tensor, pad_width: Any) -> tuple[tuple[int, int], ...]:
+    if x.ndim == 0:
+        raise ValueError("pad: a 0-d tensor has no axes to pad")
     try:
         w = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
     except ValueError:
