@@ -61,7 +61,7 @@ def _as_inputs(op: str, inputs: Any) -> list[np.ndarray]:
                 f"{op}: input {k} (shape {data.shape}) has dtype {data.dtype}; finite differences need "
                 "float64 inputs (close over integer or bool arguments in f instead of passing them)"
             )
-        out.append(np.array(data, dtype=np.float64, copy=True))
+        out.append(np.array(data, dtype=np.float64, copy=True, order="C"))
     return out
 
 

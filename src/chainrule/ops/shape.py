@@ -63,11 +63,20 @@ def getitem_(x, *, index):
 
 
 def _index_add(g, index, shape):
-    z = xp.zeros(shape, dtype=g.dtype)
     if _is_basic(index):
+        z = xp.zeros(shape, dtype=g.dtype)
         z[index] = g
-    else:
-        xp.add.at(z, index, g)
+        return z
+    if len(index) == len(shape) and all(isinstance(i, np.ndarray) for i in index):
+        # Every axis indexed by an array (x[rows, cols], the gather of cross-entropy): flatten the
+        # positions and let bincount do the scatter-add, several times faster than ufunc.at.
+        arrays = np.broadcast_arrays(*(i % n for i, n in zip(index, shape, strict=True)))
+        flat = np.ravel_multi_index(arrays, shape).ravel()
+        size = math.prod(shape)
+        vals = np.broadcast_to(g, arrays[0].shape).ravel() if arrays else g
+        return xp.bincount(flat, weights=vals, minlength=size).astype(g.dtype).reshape(shape)
+    z = xp.zeros(shape, dtype=g.dtype)
+    xp.add.at(z, index, g)
     return z
 
 
