@@ -170,7 +170,7 @@ class Tensor:
         if self._node is not None:
             _engine.retain(self)
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it."""
         if not self.requires_grad:
             raise RuntimeError("register_hook() on a tensor that does not require grad")
@@ -183,7 +183,7 @@ class Tensor:
                 self._node.hooks = []
             hooks = self._node.hooks
         hooks.append(hook)
-        return lambda: hooks.remove(hook)
+        return RemovableHandle(lambda: hooks.remove(hook) if hook in hooks else None)
 
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
@@ -382,6 +382,20 @@ class Tensor:
     ):  # fmt: skip
         locals()[_name] = _fn(_name)
     del _name, _fn
+
+
+class RemovableHandle:
+    """Returned by hook registrations; ``handle.remove()`` (or calling it) unregisters the hook."""
+
+    __slots__ = ("_remove",)
+
+    def __init__(self, remove: Callable[[], Any]) -> None:
+        self._remove = remove
+
+    def remove(self) -> None:
+        self._remove()
+
+    __call__ = remove
 
 
 def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:

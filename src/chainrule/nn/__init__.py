@@ -1,0 +1,36 @@
+"""Neural-network building blocks with PyTorch's names: Module, Parameter, layers, losses, init."""
+
+from chainrule.nn import init
+from chainrule.nn.activation import *  # noqa: F403
+from chainrule.nn.activation import __all__ as _activation_all
+from chainrule.nn.container import ModuleDict, ModuleList, Sequential
+from chainrule.nn.dropout import Dropout
+from chainrule.nn.embedding import Embedding
+from chainrule.nn.linear import Flatten, Identity, Linear
+from chainrule.nn.loss import *  # noqa: F403
+from chainrule.nn.loss import __all__ as _loss_all
+from chainrule.nn.module import Module
+from chainrule.nn.normalization import BatchNorm1d, LayerNorm
+from chainrule.nn.parameter import Parameter
+from chainrule.nn.utils import functional_call, parameters_to_vector, vector_to_parameters
+
+__all__ = [
+    "Module",
+    "Parameter",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "Linear",
+    "Identity",
+    "Flatten",
+    "Embedding",
+    "Dropout",
+    "LayerNorm",
+    "BatchNorm1d",
+    "functional_call",
+    "parameters_to_vector",
+    "vector_to_parameters",
+    "init",
+    *_activation_all,
+    *_loss_all,
+]
