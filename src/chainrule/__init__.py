@@ -5,7 +5,7 @@ derivatives, and JAX-style function transforms. Every primitive states its deriv
 matrix-calculus form (see ``docs/derivatives.md``).
 """
 
-from chainrule import autograd, ops
+from chainrule import autograd, functional, io, nn, ops, optim
 from chainrule.autograd.state import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.autograd.transforms import (
     grad,
@@ -62,6 +62,10 @@ __all__ = [
     "Tensor",
     "autograd",
     "ops",
+    "nn",
+    "functional",
+    "optim",
+    "io",
     "tensor",
     "as_tensor",
     "from_numpy",

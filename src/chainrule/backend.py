@@ -91,3 +91,13 @@ def manual_seed(seed: int) -> np.random.Generator:
 def generator() -> np.random.Generator:
     """The global generator that every random op uses unless given its own."""
     return _generator
+
+
+def get_rng_state() -> dict:
+    """The global generator's state (a JSON-friendly dict), for checkpoints."""
+    return _generator.bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore the global generator's state saved by ``get_rng_state``."""
+    _generator.bit_generator.state = state
