@@ -467,6 +467,117 @@ def tri_cases(draw: st.DrawFn) -> Case:
     return Case((normal(rng, shape),), {"k": draw(st.integers(-2, 2)), "upper": draw(st.booleans())})
 
 
+# --- convolution ------------------------------------------------------------------------------
+
+
+@st.composite
+def window_geometry(draw: st.DrawFn) -> dict[str, Any]:
+    """Sliding-window parameters for 1 to 3 spatial axes that fit: kernel, stride, dilation,
+    asymmetric zero padding and the spatial size (at least one window per axis). Kept small, as
+    unfold multiplies the element count by the kernel size."""
+    d = draw(st.sampled_from([1, 1, 2, 2, 2, 3]))
+    max_side = {1: 6, 2: 4, 3: 3}[d]
+    kernel, stride, dilation, padding, size = [], [], [], [], []
+    for _ in range(d):
+        k = draw(st.integers(1, 3))
+        dl = draw(st.integers(1, 2))
+        lo, hi = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        n = draw(st.integers(max(1, dl * (k - 1) + 1 - lo - hi), max(max_side, dl * (k - 1) + 1)))
+        kernel.append(k)
+        stride.append(draw(st.integers(1, 3)))
+        dilation.append(dl)
+        padding.append((lo, hi))
+        size.append(n)
+    batch = draw(st.sampled_from([(1, 1), (1, 2), (2, 1)] if d < 3 else [(1, 1)]))
+    return {
+        "batch": batch,
+        "size": tuple(size),
+        "kernel": tuple(kernel),
+        "stride": tuple(stride),
+        "dilation": tuple(dilation),
+        "padding": tuple(padding),
+    }
+
+
+def _windows(g: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(
+        (n + lo + hi - dl * (k - 1) - 1) // s + 1
+        for n, k, s, dl, (lo, hi) in zip(g["size"], g["kernel"], g["stride"], g["dilation"], g["padding"], strict=True)
+    )
+
+
+@st.composite
+def unfold_cases(draw: st.DrawFn) -> Case:
+    g = draw(window_geometry())
+    rng = np.random.default_rng(draw(seeds))
+    x = normal(rng, (*g["batch"], *g["size"]))
+    return Case((x,), {k: g[k] for k in ("kernel", "stride", "dilation", "padding")})
+
+
+@st.composite
+def fold_cases(draw: st.DrawFn) -> Case:
+    g = draw(window_geometry())
+    rng = np.random.default_rng(draw(seeds))
+    y = normal(rng, (*g["batch"], *g["kernel"], *_windows(g)))
+    return Case((y,), {k: g[k] for k in ("size", "stride", "dilation", "padding")})
+
+
+@st.composite
+def conv_geometry(draw: st.DrawFn) -> dict[str, Any]:
+    """A grouped convolution's shapes: window geometry plus groups G and channels per group,
+    x (N, G·cg, *S), w (G·og, cg, *K), y (N, G·og, *O); kept to a few dozen elements."""
+    g = draw(window_geometry())
+    groups = draw(st.sampled_from([1, 1, 2]))
+    cg, og = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    if len(g["size"]) == 3 or groups * max(cg, og) > 2:  # keep the Jacobians small
+        groups, cg, og = 1, 1, og if len(g["size"]) < 3 else 1
+    g.update(n=g["batch"][0], c=groups * cg, o=groups * og, cg=cg, groups=groups)
+    return g
+
+
+def _conv_params(g: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: g[k] for k in (*names, "stride", "dilation", "padding", "groups")}
+
+
+def _bilinear_case(draw: st.DrawFn, a: np.ndarray, b: np.ndarray, params: dict[str, Any]) -> Case:
+    mode = draw(st.sampled_from(["both", "both", "const_a", "const_b"]))
+    if mode == "const_a":
+        return Case((b,), params, consts={0: a})
+    if mode == "const_b":
+        return Case((a,), params, consts={1: b})
+    return Case((a, b), params)
+
+
+@st.composite
+def conv_cases(draw: st.DrawFn) -> Case:
+    """conv(x, w): y (N, O, *O) = W · unfold(x), grouped; sometimes one operand held fixed."""
+    g = draw(conv_geometry())
+    rng = np.random.default_rng(draw(seeds))
+    x = normal(rng, (g["n"], g["c"], *g["size"]))
+    w = normal(rng, (g["o"], g["cg"], *g["kernel"]))
+    return _bilinear_case(draw, x, w, _conv_params(g))
+
+
+@st.composite
+def conv_input_grad_cases(draw: st.DrawFn) -> Case:
+    """conv_input_grad(G, w) = fold(Wᵀ G): G (N, O, *O), w (O, cg, *K) → (N, C, *size)."""
+    g = draw(conv_geometry())
+    rng = np.random.default_rng(draw(seeds))
+    gy = normal(rng, (g["n"], g["o"], *_windows(g)))
+    w = normal(rng, (g["o"], g["cg"], *g["kernel"]))
+    return _bilinear_case(draw, gy, w, _conv_params(g, "size"))
+
+
+@st.composite
+def conv_weight_grad_cases(draw: st.DrawFn) -> Case:
+    """conv_weight_grad(x, G) = G · unfold(x)ᵀ: x (N, C, *S), G (N, O, *O) → (O, cg, *K)."""
+    g = draw(conv_geometry())
+    rng = np.random.default_rng(draw(seeds))
+    x = normal(rng, (g["n"], g["c"], *g["size"]))
+    gy = normal(rng, (g["n"], g["o"], *_windows(g)))
+    return _bilinear_case(draw, x, gy, _conv_params(g, "kernel"))
+
+
 # --- the table --------------------------------------------------------------------------------
 
 SPECS: dict[str, st.SearchStrategy[Case]] = {
@@ -524,6 +635,12 @@ SPECS: dict[str, st.SearchStrategy[Case]] = {
     "pad": pad_cases(),
     "flip": flip_cases(),
     "tri": tri_cases(),
+    # convolution
+    "unfold": unfold_cases(),
+    "fold": fold_cases(),
+    "conv": conv_cases(),
+    "conv_input_grad": conv_input_grad_cases(),
+    "conv_weight_grad": conv_weight_grad_cases(),
 }
 
 

@@ -4,14 +4,16 @@ from chainrule.nn import init
 from chainrule.nn.activation import *  # noqa: F403
 from chainrule.nn.activation import __all__ as _activation_all
 from chainrule.nn.container import ModuleDict, ModuleList, Sequential
-from chainrule.nn.dropout import Dropout
+from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.dropout import Dropout, Dropout2d
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Flatten, Identity, Linear
 from chainrule.nn.loss import *  # noqa: F403
 from chainrule.nn.loss import __all__ as _loss_all
 from chainrule.nn.module import Module
-from chainrule.nn.normalization import BatchNorm1d, LayerNorm
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from chainrule.nn.utils import functional_call, parameters_to_vector, vector_to_parameters
 
 __all__ = [
@@ -25,8 +27,17 @@ __all__ = [
     "Flatten",
     "Embedding",
     "Dropout",
+    "Dropout2d",
+    "Conv1d",
+    "Conv2d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
     "LayerNorm",
     "BatchNorm1d",
+    "BatchNorm2d",
     "functional_call",
     "parameters_to_vector",
     "vector_to_parameters",

@@ -1,4 +1,4 @@
-"""Normalization layers: LayerNorm and BatchNorm1d."""
+"""Normalization layers: LayerNorm, BatchNorm1d and BatchNorm2d."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
-__all__ = ["LayerNorm", "BatchNorm1d"]
+__all__ = ["LayerNorm", "BatchNorm1d", "BatchNorm2d"]
 
 
 def _float_dtype(layer: str, dtype: Any) -> Any:
@@ -102,18 +102,19 @@ class BatchNorm1d(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, numbers.Integral) or num_features <= 0:
-            raise ValueError(f"BatchNorm1d: num_features must be a positive int, got {num_features!r}")
+            raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
         if momentum is not None and (
             isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0
         ):
-            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum!r}")
+            raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
         self.num_features = int(num_features)
-        self.eps = _check_eps("BatchNorm1d", eps)
+        self.eps = _check_eps(name, eps)
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        d = _float_dtype("BatchNorm1d", dtype)
+        d = _float_dtype(name, dtype)
         if self.affine:
             self.weight = Parameter(ones(self.num_features, dtype=d))
             self.bias = Parameter(zeros(self.num_features, dtype=d))
@@ -145,6 +146,9 @@ class BatchNorm1d(Module):
                 self.weight.fill_(1.0)
                 self.bias.fill_(0.0)
 
+    #: The input ranks accepted by ``forward``.
+    _input_ndims: tuple[int, ...] = (2, 3)
+
     def forward(self, x: Tensor) -> Tensor:
         label = self._label()
         if isinstance(x, Tensor) and x.ndim in (2, 3) and x.shape[1] != self.num_features:
@@ -166,7 +170,16 @@ class BatchNorm1d(Module):
         )
         # Every check runs before num_batches_tracked or the running statistics change.
         args = _check_batch_norm(
-            label, x, stats[0], stats[1], self.weight, self.bias, use_batch, factor, self.eps, allowed_ndims=(2, 3)
+            label,
+            x,
+            stats[0],
+            stats[1],
+            self.weight,
+            self.bias,
+            use_batch,
+            factor,
+            self.eps,
+            allowed_ndims=self._input_ndims,
         )
         x, rm, rv, w, b, m, e = args
         y = _batch_norm(x, rm, rv, w, b, use_batch, m, e)
@@ -180,3 +193,26 @@ class BatchNorm1d(Module):
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
             f"track_running_stats={self.track_running_stats}"
         )
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalization of images (N, C, H, W), per channel (Ioffe & Szegedy, 2015).
+
+    The statistics of channel c are taken over its m = N·H·W values: x̂ = (x - μ_c) / √(σ²_c + ε),
+    y = γ_c x̂ + β_c, with the same running-statistics update, momentum, evaluation mode and
+    default init as ``BatchNorm1d`` (PyTorch's semantics); only the input rank differs.
+    """
+
+    _input_ndims = (4,)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if isinstance(x, Tensor) and x.ndim != 4:
+            raise ValueError(
+                f"{self._label()}: expected a 4-d input (N, C, H, W), got a {x.ndim}-d input of shape {x.shape}"
+            )
+        if isinstance(x, Tensor) and x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self._label()}: expected input with {self.num_features} channels, got {x.shape[1]} "
+                f"(input shape {x.shape})"
+            )
+        return super().forward(x)

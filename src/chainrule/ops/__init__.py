@@ -12,7 +12,8 @@ import numpy as np
 
 from chainrule.autograd import engine, state
 from chainrule.backend import xp
-from chainrule.ops import elementwise, fused, linalg, reduction, shape
+from chainrule.ops import convolution, elementwise, fused, linalg, reduction, shape
+from chainrule.ops.convolution import fold, unfold
 from chainrule.ops.elementwise import (
     abs,
     add,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.backend import xp
+from chainrule.ops import convolution as C
 from chainrule.ops import elementwise as E
 from chainrule.ops import reduction as R
 from chainrule.ops import shape as S
@@ -87,6 +88,26 @@ class RawOps:
     @staticmethod
     def tri(x, k, upper):
         return xp.triu(x, k) if upper else xp.tril(x, k)
+
+    @staticmethod
+    def unfold(x, kernel, stride, dilation, padding):
+        return C._unfold(x, tuple(kernel), tuple(stride), tuple(dilation), tuple(padding))
+
+    @staticmethod
+    def fold(y, size, stride, dilation, padding):
+        return C._fold(y, tuple(size), tuple(stride), tuple(dilation), tuple(padding))
+
+    @staticmethod
+    def conv(x, w, stride, dilation, padding, groups):
+        return C._conv_raw(x, w, tuple(stride), tuple(dilation), tuple(padding), groups)
+
+    @staticmethod
+    def conv_input_grad(g, w, size, stride, dilation, padding, groups):
+        return C._conv_input_grad_raw(g, w, tuple(size), tuple(stride), tuple(dilation), tuple(padding), groups)
+
+    @staticmethod
+    def conv_weight_grad(x, g, kernel, stride, dilation, padding, groups):
+        return C._conv_weight_grad_raw(x, g, tuple(kernel), tuple(stride), tuple(dilation), tuple(padding), groups)
 
 
 class TensorOps:
@@ -164,3 +185,41 @@ class TensorOps:
     @staticmethod
     def tri(x, k, upper):
         return S.tri_(x, k=k, upper=upper)
+
+    @staticmethod
+    def unfold(x, kernel, stride, dilation, padding):
+        return C.unfold_(
+            x, kernel=tuple(kernel), stride=tuple(stride), dilation=tuple(dilation), padding=tuple(padding)
+        )
+
+    @staticmethod
+    def fold(y, size, stride, dilation, padding):
+        return C.fold_(y, size=tuple(size), stride=tuple(stride), dilation=tuple(dilation), padding=tuple(padding))
+
+    @staticmethod
+    def conv(x, w, stride, dilation, padding, groups):
+        return C.conv_(x, w, stride=tuple(stride), dilation=tuple(dilation), padding=tuple(padding), groups=groups)
+
+    @staticmethod
+    def conv_input_grad(g, w, size, stride, dilation, padding, groups):
+        return C.conv_input_grad_(
+            g,
+            w,
+            size=tuple(size),
+            stride=tuple(stride),
+            dilation=tuple(dilation),
+            padding=tuple(padding),
+            groups=groups,
+        )
+
+    @staticmethod
+    def conv_weight_grad(x, g, kernel, stride, dilation, padding, groups):
+        return C.conv_weight_grad_(
+            x,
+            g,
+            kernel=tuple(kernel),
+            stride=tuple(stride),
+            dilation=tuple(dilation),
+            padding=tuple(padding),
+            groups=groups,
+        )

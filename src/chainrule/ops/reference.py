@@ -19,6 +19,7 @@ FAMILY_TITLES = {
     "fused": "Fused, numerically stable",
     "shape": "Shape and indexing",
     "linalg": "Linear algebra",
+    "convolution": "Convolution and pooling",
 }
 
 KIND_NOTES = {
