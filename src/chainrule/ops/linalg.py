@@ -26,12 +26,12 @@ def _matmul_vjp(ns, g, needs, a, b, *, out):
         if needs[0]:
             ga = g[..., :, None] * b
         if needs[1]:
-            gb = (ns.swapaxes(a, -1, -2) @ g[..., None])[..., 0]
+            gb = (a.mT @ g[..., None])[..., 0]
     else:
         if needs[0]:
-            ga = g @ ns.swapaxes(b, -1, -2)
+            ga = g @ b.mT
         if needs[1]:
-            gb = ns.swapaxes(a, -1, -2) @ g
+            gb = a.mT @ g
     return ga, gb
 
 
