@@ -132,3 +132,11 @@ def test_inplace_ops_bump_version_and_write_memory():
     assert x.tolist() == [6.0, 0.0, 6.0]
     x.zero_()
     assert x.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_set_num_threads_limits_blas():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    cr.set_num_threads(1)
+    assert all(p["num_threads"] == 1 for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas")
+    with pytest.raises(ValueError, match="set_num_threads"):
+        cr.set_num_threads(0)

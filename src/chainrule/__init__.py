@@ -28,6 +28,7 @@ from chainrule.backend import (
     int64,
     manual_seed,
     set_default_dtype,
+    set_num_threads,
 )
 from chainrule.creation import (
     arange,
@@ -88,6 +89,7 @@ __all__ = [
     "manual_seed",
     "get_default_dtype",
     "set_default_dtype",
+    "set_num_threads",
     "float16",
     "float32",
     "float64",

@@ -101,3 +101,23 @@ def get_rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     """Restore the global generator's state saved by ``get_rng_state``."""
     _generator.bit_generator.state = state
+
+
+_thread_limiter = None
+
+
+def set_num_threads(n: int) -> None:
+    """Limit the BLAS threads NumPy's matrix products use (as ``torch.set_num_threads``).
+
+    On a small or busy machine, one thread is often much faster for the small matrices of a
+    training step: OpenBLAS's worker threads spin while they wait for a descheduled sibling.
+    Uses threadpoolctl (installed with the ``train`` extra).
+    """
+    global _thread_limiter
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("set_num_threads needs threadpoolctl: pip install threadpoolctl") from e
+    _thread_limiter = threadpool_limits(limits=n, user_api="blas")

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None, help="run directory (default runs/DATASET-MODEL)")
     t.add_argument("--resume", default=None, help="checkpoint to continue from")
     t.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
+    t.add_argument("--threads", type=_positive(int), default=None, help="BLAS threads (1 is fastest on busy machines)")
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on its dataset's test split")
     e.add_argument("checkpoint")
@@ -127,6 +128,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from chainrule.train import BestCheckpoint, Trainer
 
     cr.manual_seed(args.seed)
+    if args.threads is not None:
+        cr.set_num_threads(args.threads)
     train_set = load_dataset(args.dataset, root=args.data_root, split="train")
     test_set = load_dataset(args.dataset, root=args.data_root, split="test")
     in_features, num_classes = _shapes(train_set)
