@@ -5,6 +5,7 @@ the primitives they call (to any order, in both modes).
 """
 
 from chainrule.functional.activation import *  # noqa: F403
+from chainrule.functional.attention import *  # noqa: F403
 from chainrule.functional.conv import *  # noqa: F403
 from chainrule.functional.dropout import *  # noqa: F403
 from chainrule.functional.loss import *  # noqa: F403

@@ -3,6 +3,7 @@
 from chainrule.nn import init
 from chainrule.nn.activation import *  # noqa: F403
 from chainrule.nn.activation import __all__ as _activation_all
+from chainrule.nn.attention import LearnedPositionalEncoding, MultiheadAttention, SinusoidalPositionalEncoding
 from chainrule.nn.container import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.dropout import Dropout, Dropout2d
@@ -14,6 +15,7 @@ from chainrule.nn.module import Module
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from chainrule.nn.transformer import GPT, TransformerEncoderLayer
 from chainrule.nn.utils import functional_call, parameters_to_vector, vector_to_parameters
 
 __all__ = [
@@ -38,6 +40,11 @@ __all__ = [
     "LayerNorm",
     "BatchNorm1d",
     "BatchNorm2d",
+    "MultiheadAttention",
+    "SinusoidalPositionalEncoding",
+    "LearnedPositionalEncoding",
+    "TransformerEncoderLayer",
+    "GPT",
     "functional_call",
     "parameters_to_vector",
     "vector_to_parameters",
