@@ -15,6 +15,7 @@ from chainrule.nn.module import Module
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, detach_state, hidden_state_jacobian_norms
 from chainrule.nn.transformer import GPT, TransformerEncoderLayer
 from chainrule.nn.utils import functional_call, parameters_to_vector, vector_to_parameters
 
@@ -40,6 +41,14 @@ __all__ = [
     "LayerNorm",
     "BatchNorm1d",
     "BatchNorm2d",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "detach_state",
+    "hidden_state_jacobian_norms",
     "MultiheadAttention",
     "SinusoidalPositionalEncoding",
     "LearnedPositionalEncoding",
