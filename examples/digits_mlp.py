@@ -19,11 +19,7 @@ Results go to ``examples/runs/digits_mlp.json``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,6 +30,8 @@ import numpy as np
 import chainrule as cr
 from chainrule import functional as F
 from chainrule import optim
+from chainrule.backend import machine_info as machine
+from chainrule.backend import num_threads as blas_threads
 from chainrule.data import DataLoader, load_dataset
 from chainrule.models import MLP
 from chainrule.optim.lr_scheduler import OneCycleLR
@@ -41,28 +39,6 @@ from chainrule.train import Trainer
 
 RUNS_DIR = Path(__file__).resolve().parent / "runs"
 TARGET = 0.97
-
-
-def blas_threads(n: int | None) -> contextlib.AbstractContextManager[Any]:
-    """Limit BLAS threads (None: leave as is); see examples/README.md for why one is the default."""
-    if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "date": datetime.date.today().isoformat(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
 
 
 def train_one(

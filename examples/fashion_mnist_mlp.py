@@ -23,11 +23,7 @@ Results go to ``examples/runs/fashion_mnist_mlp.json``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -38,6 +34,8 @@ import numpy as np
 import chainrule as cr
 from chainrule import functional as F
 from chainrule import optim
+from chainrule.backend import machine_info as machine
+from chainrule.backend import num_threads as blas_threads
 from chainrule.data import DataLoader, TensorDataset, load_dataset
 from chainrule.data.transforms import standardize
 from chainrule.models import MLP
@@ -46,28 +44,6 @@ from chainrule.train import Trainer
 
 RUNS_DIR = Path(__file__).resolve().parent / "runs"
 BENCHMARK = 0.8833  # the Fashion-MNIST benchmark's MLP (hidden 256-128-100)
-
-
-def blas_threads(n: int | None) -> contextlib.AbstractContextManager[Any]:
-    """Limit BLAS threads (None: leave as is); see examples/README.md for why one is the default."""
-    if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "date": datetime.date.today().isoformat(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
 
 
 def load(root: str | None = None, train_subset: int | None = None) -> tuple[TensorDataset, TensorDataset]:

@@ -32,11 +32,7 @@ independent check that a gap to the published figure is not chainrule's. Results
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -47,35 +43,14 @@ import numpy as np
 import chainrule as cr
 from chainrule import functional as F
 from chainrule import optim
+from chainrule.backend import machine_info as machine
+from chainrule.backend import num_threads as blas_threads
 from chainrule.data import load_dataset
 from chainrule.models import MLP
 from chainrule.optim.lr_scheduler import OneCycleLR
 
 PUBLISHED = {"logistic": 0.32, "mlp": 0.68}
 RUNS_DIR = Path(__file__).resolve().parent / "runs"
-
-
-def blas_threads(n: int | None) -> contextlib.AbstractContextManager[Any]:
-    """Limit BLAS threads (None: leave as is). On a shared 2-core machine OpenBLAS's spinning
-    threads made these small matmuls 5-20x slower than one thread; see examples/README.md."""
-    if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "date": datetime.date.today().isoformat(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
 
 
 def load_mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

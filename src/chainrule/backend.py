@@ -106,6 +106,37 @@ def set_rng_state(state: dict) -> None:
 _thread_limiter = None
 
 
+def num_threads(n: int | None) -> Any:
+    """Context manager limiting BLAS threads to ``n`` inside its block (None: no change)."""
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"num_threads: expected a positive int or None, got {n!r}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with the train extra
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def machine_info() -> dict[str, Any]:
+    """Where a measurement ran: date, platform, CPU count, Python and NumPy versions."""
+    import datetime
+    import os
+    import platform
+
+    return {
+        "date": datetime.date.today().isoformat(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+
+
 def set_num_threads(n: int) -> None:
     """Limit the BLAS threads NumPy's matrix products use (as ``torch.set_num_threads``).
 
