@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule.models.mlp import MLP, logistic_regression
+from chainrule.models.mnist1d import MNIST1DCNN, MNIST1DGRU
+from chainrule.models.resnet import BasicBlock, Bottleneck, ResNet, plain20, resnet20, resnet_depths
 from chainrule.nn import Module
 
 #: name -> (builder(in_features, num_classes, **options), one-line description)
@@ -35,4 +37,18 @@ def build_model(name: str, in_features: int, num_classes: int, **options: Any) -
     return MODELS[name][0](in_features, num_classes, **options)
 
 
-__all__ = ["MLP", "MODELS", "available_models", "build_model", "logistic_regression"]
+__all__ = [
+    "MLP",
+    "MODELS",
+    "MNIST1DCNN",
+    "MNIST1DGRU",
+    "BasicBlock",
+    "Bottleneck",
+    "ResNet",
+    "available_models",
+    "build_model",
+    "logistic_regression",
+    "plain20",
+    "resnet20",
+    "resnet_depths",
+]
