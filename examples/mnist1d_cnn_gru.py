@@ -39,7 +39,6 @@ import chainrule as cr
 from chainrule import functional as F
 from chainrule import optim
 from chainrule.models.mnist1d import MNIST1DCNN, MNIST1DGRU
-from chainrule.optim.lr_scheduler import OneCycleLR
 
 
 def _load_reference() -> Any:
@@ -98,49 +97,9 @@ def train_paper(model_name: str, seed: int, data: tuple, steps: int = 6000, eval
     }
 
 
-def train_recipe(
-    seed: int,
-    data: tuple,
-    epochs: int = 300,
-    batch_size: int = 100,
-    max_lr: float = 1e-2,
-    weight_decay: float = 0.05,
-    label_smoothing: float = 0.1,
-    max_shift: int = 4,
-    eval_every_epochs: int = 50,
-) -> dict[str, Any]:
-    """Part 2: the recipe for the paper's CNN (see the module docstring)."""
-    x, y, xt, yt = data
-    cr.manual_seed(seed)
-    rng = np.random.default_rng(seed)  # minibatch order and augmentation
-    model = build("cnn")
-    opt = optim.AdamW(model.parameters(), lr=max_lr, weight_decay=weight_decay)
-    steps_per_epoch = len(x) // batch_size
-    sched = OneCycleLR(opt, max_lr=max_lr, total_steps=epochs * steps_per_epoch)
-    curve: list[tuple[int, float]] = []
-    t0 = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(x))
-        for i in range(steps_per_epoch):
-            idx = order[i * batch_size : (i + 1) * batch_size]
-            xb = ref.random_shift(x[idx], max_shift, rng)
-            loss = F.cross_entropy(model(cr.tensor(xb)), cr.tensor(y[idx]), label_smoothing=label_smoothing)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        if epoch % eval_every_epochs == 0 or epoch == epochs:
-            curve.append((epoch, ref.accuracy(model, xt, yt)))
-    seconds = time.perf_counter() - t0
-    return {
-        "seed": seed,
-        "params": ref.n_params(model),
-        "final_test_acc": curve[-1][1],
-        "max_test_acc": max(a for _, a in curve),
-        "curve": curve,
-        "train_acc": ref.accuracy(model, x, y),
-        "seconds": seconds,
-    }
+def train_recipe(seed: int, data: tuple, epochs: int = 300, max_lr: float = 1e-2, **kw: Any) -> dict[str, Any]:
+    """Part 2: the recipe of mnist1d_reference.py applied to the paper's CNN (see the module docstring)."""
+    return ref.train_recipe(seed, data, epochs=epochs, max_lr=max_lr, make_model=lambda: build("cnn"), **kw)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -166,12 +166,16 @@ def train_recipe(
     label_smoothing: float = 0.1,
     max_shift: int = 4,
     eval_every_epochs: int = 50,
+    make_model: Any = None,
 ) -> dict[str, Any]:
-    """Part 2: the improved recipe for the paper's MLP (see the module docstring)."""
+    """Part 2: the improved recipe for the paper's MLP (see the module docstring).
+
+    ``make_model`` (default: the paper's MLP) lets other scripts train their model the same way.
+    """
     x, y, xt, yt = data
     cr.manual_seed(seed)
     rng = np.random.default_rng(seed)  # minibatch order and augmentation
-    model = build("mlp")
+    model = make_model() if make_model is not None else build("mlp")
     opt = optim.AdamW(model.parameters(), lr=max_lr, weight_decay=weight_decay)
     steps_per_epoch = len(x) // batch_size
     sched = OneCycleLR(opt, max_lr=max_lr, total_steps=epochs * steps_per_epoch)
