@@ -26,6 +26,8 @@ CASES = {
     "sin": (X,),
     "cos": (X,),
     "sign": (X,),
+    "tanh": (X,),
+    "erf": (X,),
     "zeros_like": (X,),
     "ones_like": (X,),
     "where": (X > 0, X, 0.0),

@@ -5,6 +5,8 @@ derivatives, and JAX-style function transforms. Every primitive states its deriv
 matrix-calculus form (see ``docs/derivatives.md``).
 """
 
+import os as _os
+
 from chainrule import autograd, functional, io, nn, ops, optim
 from chainrule.autograd.state import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.autograd.transforms import (
@@ -29,6 +31,7 @@ from chainrule.backend import (
     manual_seed,
     set_default_dtype,
     set_num_threads,
+    tune_allocator,
 )
 from chainrule.creation import (
     arange,
@@ -90,6 +93,7 @@ __all__ = [
     "get_default_dtype",
     "set_default_dtype",
     "set_num_threads",
+    "tune_allocator",
     "float16",
     "float32",
     "float64",
@@ -111,3 +115,7 @@ __all__ = [
     "hvp",
     *_ops_all,
 ]
+
+# See tune_allocator: without it a training step page-faults its freed arrays back every step.
+if _os.environ.get("CHAINRULE_TUNE_MALLOC", "1") != "0":
+    tune_allocator()

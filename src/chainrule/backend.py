@@ -134,6 +134,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "allocator_tuned": _allocator_tuned,
     }
 
 
@@ -152,3 +153,48 @@ def set_num_threads(n: int) -> None:
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError("set_num_threads needs threadpoolctl: pip install threadpoolctl") from e
     _thread_limiter = threadpool_limits(limits=n, user_api="blas")
+
+
+# --- the C allocator ----------------------------------------------------------------------------
+
+#: glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_allocator_tuned = False
+
+
+def tune_allocator(enable: bool = True) -> bool:
+    """Keep freed array memory in the process instead of returning it to the OS (glibc only).
+
+    A training step allocates and frees the same large temporaries (activations, gradients)
+    every step. glibc serves blocks over its mmap threshold with fresh mmap pages and returns
+    freed heap tops over its trim threshold to the OS, so every step page-faults its arrays back
+    in: a chain of elementwise ops on 8 MB arrays ran 2.5x slower than its arithmetic. Raising
+    the mmap threshold to 32 MB (glibc's maximum), the trim threshold to 256 MB and the top pad
+    to 64 MB makes the heap a cache of recently freed blocks, as PyTorch's CPU allocator is.
+    ``enable=False`` sets glibc's default values back (128 KiB each, no longer adaptive). Called once at import unless the environment
+    sets ``CHAINRULE_TUNE_MALLOC=0``; does nothing (returns False) off glibc.
+    """
+    global _allocator_tuned
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:  # pragma: no cover - glibc without a loadable libc.so
+        return False
+    settings = (
+        ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 256 << 20), (_M_TOP_PAD, 64 << 20))
+        if enable
+        else ((_M_MMAP_THRESHOLD, 128 << 10), (_M_TRIM_THRESHOLD, 128 << 10), (_M_TOP_PAD, 128 << 10))
+    )
+    ok = all(libc.mallopt(param, value) == 1 for param, value in settings)
+    _allocator_tuned = bool(enable and ok)
+    return ok
+
+
+def allocator_tuned() -> bool:
+    """Whether ``tune_allocator`` is in effect."""
+    return _allocator_tuned

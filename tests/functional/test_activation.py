@@ -295,3 +295,59 @@ def test_swish_learnable_beta_gets_its_gradient():
     # float32 by default; a fixed beta is no parameter
     assert A.Swish(learnable=True).beta.dtype == np.float32
     assert list(A.Swish(2.0).parameters()) == []
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_fused_gelu_matches_its_composite_to_second_order(approximate):
+    """The fused GELU primitive against the composite it replaces, in value, gradient and Hessian-vector product."""
+
+    def composite(x):
+        if approximate == "none":
+            return x * (cr.ops.erf(x * math.sqrt(0.5)) + 1.0) * 0.5
+        u = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
+        return x * (cr.ops.tanh(u) + 1.0) * 0.5
+
+    x = np.random.default_rng(3).uniform(-4, 4, (5, 7))
+    fused = lambda t: F.gelu(t, approximate).sum()  # noqa: E731
+    comp = lambda t: composite(t).sum()  # noqa: E731
+    np.testing.assert_allclose(
+        F.gelu(cr.tensor(x), approximate).data, composite(cr.tensor(x)).data, rtol=1e-14, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        cr.grad(fused)(cr.tensor(x)).data, cr.grad(comp)(cr.tensor(x)).data, rtol=1e-13, atol=1e-14
+    )
+    v = np.random.default_rng(4).standard_normal((5, 7))
+    np.testing.assert_allclose(
+        cr.hvp(fused, (cr.tensor(x),), (cr.tensor(v),)).data,
+        cr.hvp(comp, (cr.tensor(x),), (cr.tensor(v),)).data,
+        rtol=1e-11,
+        atol=1e-12,
+    )
+    x32 = cr.tensor(x.astype(np.float32), requires_grad=True)
+    y = F.gelu(x32, approximate)
+    y.sum().backward()
+    assert y.dtype == np.float32 and x32.grad.dtype == np.float32
+
+
+def test_masked_softmax_matches_the_select_softmax_select_composite():
+    """softmax(x, mask) against where(mask, x, -big) → softmax → zero the rows with nothing kept."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 4, 6))
+    mask = rng.random((4, 6)) < 0.6
+    mask[1] = False  # a fully masked row
+
+    def composite(t):
+        w = cr.softmax(cr.where(mask, t, -1e300), dim=-1)
+        return cr.where(mask.any(-1, keepdims=True), w, 0.0)
+
+    fused = cr.ops.softmax(cr.tensor(x), dim=-1, mask=mask)
+    np.testing.assert_allclose(fused.data, composite(cr.tensor(x)).data, rtol=1e-14, atol=1e-300)
+    assert (fused.data[:, 1] == 0).all() and (fused.data[~np.broadcast_to(mask, x.shape)] == 0).all()
+    v = rng.standard_normal(x.shape)
+    f = lambda t: (cr.ops.softmax(t, dim=-1, mask=mask) * cr.tensor(v)).sum()  # noqa: E731
+    c = lambda t: (composite(t) * cr.tensor(v)).sum()  # noqa: E731
+    np.testing.assert_allclose(cr.grad(f)(cr.tensor(x)).data, cr.grad(c)(cr.tensor(x)).data, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match=r"softmax: mask of shape \(5,\) does not broadcast"):
+        cr.ops.softmax(cr.tensor(x), mask=np.ones(5, bool))
+    with pytest.raises(TypeError, match="boolean"):
+        cr.ops.softmax(cr.tensor(x), mask=np.ones(6))

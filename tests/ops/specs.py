@@ -247,6 +247,17 @@ def along_axis(sampler: Sampler = normal) -> st.SearchStrategy[Case]:
     return draw_case()
 
 
+@st.composite
+def masked_softmax_cases(draw: st.DrawFn) -> Case:
+    """softmax with a boolean mask broadcast along the leading axes; some slices fully masked."""
+    shape = draw(shapes(min_dims=1, max_side=4))
+    axis = draw(st.integers(0, len(shape) - 1))
+    rng = np.random.default_rng(draw(seeds))
+    mask_shape = tuple(1 if draw(st.booleans()) else n for n in shape)
+    mask = rng.random(mask_shape) < 0.7
+    return Case((normal(rng, shape),), {"axis": axis, "mask": mask})
+
+
 def distinct_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return distinct(rng, shape)[0]
 
@@ -611,6 +622,7 @@ SPECS: dict[str, st.SearchStrategy[Case]] = {
     "tanh": unary(in_range(-3.0, 3.0)),
     "sigmoid": unary(in_range(-4.0, 4.0)),
     "erf": unary(in_range(-2.0, 2.0)),
+    "gelu": unary(in_range(-3.0, 3.0), approximate="none") | unary(in_range(-3.0, 3.0), approximate="tanh"),
     "where": where_cases(),
     # reductions
     "sum": reduction(normal),
@@ -620,7 +632,7 @@ SPECS: dict[str, st.SearchStrategy[Case]] = {
     "cumsum": along_axis(),
     # fused numerics
     "logsumexp": reduction(normal),
-    "softmax": along_axis(),
+    "softmax": along_axis() | masked_softmax_cases(),
     "log_softmax": along_axis(),
     # linear algebra
     "matmul": matmul_cases(),

@@ -1,10 +1,9 @@
 """Scaled dot-product attention (Vaswani et al., 2017) and sinusoidal positional encodings.
 
-Written only with primitives (matmul, the fused stable softmax, where), so the engine supplies
-every derivative. Masked-out scores are replaced by a large negative *finite* number before the
-softmax and the weights of rows that may attend to nothing are then set to zero with ``where``:
-no ``-inf`` ever enters the arithmetic, so a fully masked row gives a zero output and a zero
-gradient, with no NaN and no NumPy warning.
+Written only with primitives (matmul and the fused stable softmax with a mask), so the engine
+supplies every derivative. The masked softmax gives masked-out scores weight exactly 0 and rows
+that may attend to nothing all-zero weights (a fully masked row gives a zero output and a zero
+gradient, with no NaN and no NumPy warning).
 """
 
 from __future__ import annotations
@@ -82,20 +81,13 @@ def _attention(
     generator: np.random.Generator | None,
 ) -> tuple[Tensor, Tensor]:
     """Attention output and the (post-dropout) weights, masks already split and checked."""
-    scores = ops.matmul(q, k.mT) * scale
+    # (Q s) Kᵀ rather than (Q Kᵀ) s: the same scores, scaling L·E numbers instead of L·S.
+    scores = ops.matmul(q * scale, k.mT)
     if additive is not None:
         scores = scores + additive
-    if allowed is not None:
-        # Half the most negative finite number: far below any real score, yet subtracting the
-        # row maximum cannot overflow to -inf. Its gradient is exactly 0 through `where`.
-        neg = float(np.finfo(scores.dtype).min) / 2.0
-        scores = ops.where(allowed, scores, neg)
-    weights = ops.softmax(scores, dim=-1)
-    if allowed is not None:
-        # A row that may attend to nothing softmaxes to uniform weights over masked keys; zero it.
-        has_any = np.any(allowed, axis=-1, keepdims=True)
-        if not has_any.all():
-            weights = ops.where(has_any, weights, 0.0)
+    # Masked entries (and rows that may attend to nothing) get weight exactly 0 inside the fused
+    # softmax, with no NaN, and their gradient is 0.
+    weights = ops.softmax(scores, dim=-1, mask=allowed)
     if dropout_p > 0.0 and training:
         weights = dropout(weights, dropout_p, True, generator=generator)
     return ops.matmul(weights, v), weights

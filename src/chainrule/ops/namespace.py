@@ -27,6 +27,8 @@ class RawOps:
     sin = staticmethod(xp.sin)
     cos = staticmethod(xp.cos)
     sign = staticmethod(xp.sign)
+    tanh = staticmethod(xp.tanh)
+    erf = staticmethod(E.erf.forward)
     zeros_like = staticmethod(xp.zeros_like)
     ones_like = staticmethod(xp.ones_like)
 
@@ -118,6 +120,8 @@ class TensorOps:
     sin = E.sin
     cos = E.cos
     sign = E.sign
+    tanh = E.tanh
+    erf = E.erf
 
     @staticmethod
     def zeros_like(x):
