@@ -35,3 +35,34 @@ def plot_history(history: Any, path: str | Path, title: str | None = None) -> Pa
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def plot_lm_history(runs: dict[str, Any], path: str | Path, title: str | None = None) -> Path:
+    """Bits per character against training seconds for one or more language-model runs.
+
+    ``runs`` maps a label to a ``History`` (or list of rows) from ``chainrule.train.lm.train_lm``:
+    solid lines are validation bpc, dotted lines the training bpc. Returns the PNG's path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, history in runs.items():
+        rows = history.rows if hasattr(history, "rows") else list(history)
+        if not rows:
+            raise ValueError(f"plot_lm_history: the history of {label!r} is empty")
+        seconds = [r["seconds"] for r in rows]
+        (line,) = ax.plot(seconds, [r["train_bpc"] for r in rows], ":", label=f"{label} train")
+        if "val_bpc" in rows[0]:
+            ax.plot(seconds, [r["val_bpc"] for r in rows], "-", color=line.get_color(), label=f"{label} validation")
+    ax.set(xlabel="training time (s)", ylabel="bits per character", title=title or "character-level language models")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -415,3 +415,27 @@ def test_one_hot_matches_pytorch():
     theirs = torch.nn.functional.one_hot(torch.from_numpy(labels)).numpy()
     np.testing.assert_array_equal(ours, theirs)
     assert ours.dtype == theirs.dtype
+
+
+def test_random_crop_translates_with_zero_fill_and_flip_mirrors():
+    from chainrule.data import MappedLoader, random_crop, random_horizontal_flip
+
+    x = np.arange(3 * 2 * 5 * 5, dtype=np.float32).reshape(3, 2, 5, 5) + 1.0  # no zeros inside
+    gen = np.random.default_rng(0)
+    y = random_crop(x, 2, gen).data
+    assert y.shape == x.shape
+    for n in range(3):  # each output is the padded input at one offset, the same for every channel
+        padded = np.pad(x[n], ((0, 0), (2, 2), (2, 2)))
+        hits = [(i, j) for i in range(5) for j in range(5) if np.array_equal(padded[:, i : i + 5, j : j + 5], y[n])]
+        assert len(hits) == 1
+    np.testing.assert_array_equal(random_crop(x, 0).data, x)
+    flipped = random_horizontal_flip(x, 1.0).data
+    np.testing.assert_array_equal(flipped, x[..., ::-1])
+    np.testing.assert_array_equal(random_horizontal_flip(x, 0.0).data, x)
+    with pytest.raises(ValueError, match=r"random_crop: expected a batch of images \(N, C, H, W\), got shape \(5, 5\)"):
+        random_crop(np.zeros((5, 5)), 1)
+    with pytest.raises(ValueError, match="padding"):
+        random_crop(x, -1)
+    loader = MappedLoader([(x, np.arange(3))], lambda a, b: (random_horizontal_flip(a, 1.0), b + 1))
+    ((xb, yb),) = list(loader)
+    assert len(loader) == 1 and (yb == [1, 2, 3]).all() and np.array_equal(xb.data, x[..., ::-1])

@@ -128,3 +128,37 @@ def test_fashion_mnist_quick_run(tmp_path: Path) -> None:
     assert run["params"] == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 100 + 100 + 100 * 10 + 10
     assert run["final_test_acc"] > 0.70  # 2 epochs on 5000 images
     assert run["train_seconds_per_epoch"] > 0 and run["wall_seconds_per_epoch"] >= run["train_seconds_per_epoch"]
+
+
+# --- Fashion-MNIST CNN / ResNet ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "extra"), [("cnn", []), ("resnet", ["--depth", "8", "--width", "4"])])
+def test_fashion_mnist_cnn_quick_run(model: str, extra: list[str], tmp_path: Path) -> None:
+    script = _load("fashion_mnist_cnn")
+    out = tmp_path / f"{model}.json"
+    try:
+        rc = script.main(["--model", model, "--quick", "--out", str(out), *extra])
+    except FileNotFoundError:
+        pytest.skip("the Fashion-MNIST files are not installed")
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["epochs"] == 1 and len(res["history"]) == 1
+    assert res["test_acc"] > (0.7 if model == "cnn" else 0.3)  # one epoch on 5000 augmented images
+    assert out.with_suffix(".png").stat().st_size > 1000
+
+
+# --- character-level language models -----------------------------------------------------------
+
+
+def test_char_lm_quick_run(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("bible") is None:
+        pytest.skip("Debian's bible-kjv is not installed (.ci/run installs it)")
+    script = _load("char_lm")
+    assert script.main(["--model", "lstm", "--quick", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "lstm.json").read_text())
+    assert res["val_chars"] == 5000 and 2.5 < res["val_bpc"] < 6.5 and res["steps"] >= 1
+    assert res["sample"].startswith("And God said") and len(res["sample"]) == len("And God said") + 400
+    assert (tmp_path / "curves.png").stat().st_size > 1000 and (tmp_path / "lstm.npz").exists()

@@ -25,7 +25,7 @@ from chainrule.creation import as_tensor
 from chainrule.data.dataset import Subset, TensorDataset, _generator
 from chainrule.tensor import Tensor
 
-__all__ = ["DataLoader", "default_collate"]
+__all__ = ["DataLoader", "MappedLoader", "default_collate"]
 
 
 def _stack_tensors(samples: list[Tensor]) -> Tensor:
@@ -198,3 +198,24 @@ class DataLoader:
             f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, batch_size={self.batch_size}, "
             f"shuffle={self.shuffle}, drop_last={self.drop_last})"
         )
+
+
+class MappedLoader:
+    """Apply ``fn(*batch)`` to every batch of ``loader``: on-the-fly augmentation of whole batches.
+
+    ``MappedLoader(loader, lambda x, y: (random_crop(x, 2), y))`` draws a new crop per sample at
+    every pass. ``len`` is the loader's, so schedulers and progress bars see the same steps.
+    """
+
+    def __init__(self, loader: Any, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"MappedLoader: fn must be callable, got {type(fn).__name__}")
+        self.loader = loader
+        self.fn = fn
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[Any]:
+        for batch in self.loader:
+            yield self.fn(*batch) if isinstance(batch, tuple) else self.fn(batch)

@@ -1,4 +1,5 @@
-"""Transforms for inputs and targets: normalization, flattening, one-hot encoding, composition.
+"""Transforms for inputs and targets: normalization, flattening, one-hot encoding, composition,
+and random crops and flips of image batches (data augmentation).
 
 They take Tensors (or arrays) and are written with chainrule ops, so a transform applied to a
 tensor that requires grad is differentiated like any other composite. Each works on one sample
@@ -16,7 +17,17 @@ from chainrule import backend, ops
 from chainrule.creation import arange, as_tensor
 from chainrule.tensor import Tensor
 
-__all__ = ["Compose", "Flatten", "Normalize", "OneHot", "normalize", "one_hot", "standardize"]
+__all__ = [
+    "Compose",
+    "Flatten",
+    "Normalize",
+    "OneHot",
+    "normalize",
+    "one_hot",
+    "random_crop",
+    "random_horizontal_flip",
+    "standardize",
+]
 
 
 def _as_input(op: str, x: Any) -> Tensor:
@@ -196,3 +207,48 @@ class Compose:
 
     def __repr__(self) -> str:
         return "Compose([" + ", ".join(repr(f) for f in self.transforms) + "])"
+
+
+# --- batch augmentation for images ---------------------------------------------------------------
+
+
+def _image_batch(op: str, x: Any) -> np.ndarray:
+    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if arr.ndim != 4:
+        raise ValueError(f"{op}: expected a batch of images (N, C, H, W), got shape {arr.shape}")
+    return arr
+
+
+def random_crop(x: Any, padding: int, generator: np.random.Generator | None = None) -> Tensor:
+    """Zero-pad each image by ``padding`` pixels and crop it back at a random offset.
+
+    Per sample, offsets (i, j) are uniform on {0 … 2p}² and y[n] = pad(x[n])[:, i:i+H, j:j+W]:
+    a random translation by up to p pixels with zero fill (torchvision's
+    ``RandomCrop(size, padding=p)``), for a whole batch in one gather. Returns a new Tensor
+    (not differentiable: augmentation happens before the model).
+    """
+    arr = _image_batch("random_crop", x)
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"random_crop: padding must be an int >= 0, got {padding!r}")
+    if padding == 0:
+        return as_tensor(arr.copy())
+    gen = backend.generator() if generator is None else generator
+    n, _, h, w = arr.shape
+    p = padding
+    padded = np.pad(arr, ((0, 0), (0, 0), (p, p), (p, p)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (h, w), axis=(2, 3))  # (N, C, 2p+1, 2p+1, H, W)
+    i = gen.integers(0, 2 * p + 1, n)
+    j = gen.integers(0, 2 * p + 1, n)
+    return as_tensor(np.ascontiguousarray(windows[np.arange(n), :, i, j]))
+
+
+def random_horizontal_flip(x: Any, p: float = 0.5, generator: np.random.Generator | None = None) -> Tensor:
+    """Mirror each image left-right with probability ``p`` (y[n] = x[n][..., ::-1] when drawn)."""
+    arr = _image_batch("random_horizontal_flip", x)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"random_horizontal_flip: p must be in [0, 1], got {p!r}")
+    gen = backend.generator() if generator is None else generator
+    flip = gen.random(arr.shape[0]) < p
+    out = arr.copy()
+    out[flip] = arr[flip][..., ::-1]
+    return as_tensor(out)

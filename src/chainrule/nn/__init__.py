@@ -8,7 +8,7 @@ from chainrule.nn.container import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.dropout import Dropout, Dropout2d
 from chainrule.nn.embedding import Embedding
-from chainrule.nn.linear import Flatten, Identity, Linear
+from chainrule.nn.linear import Flatten, Identity, Linear, Unflatten
 from chainrule.nn.loss import *  # noqa: F403
 from chainrule.nn.loss import __all__ as _loss_all
 from chainrule.nn.module import Module
@@ -28,6 +28,7 @@ __all__ = [
     "Linear",
     "Identity",
     "Flatten",
+    "Unflatten",
     "Embedding",
     "Dropout",
     "Dropout2d",

@@ -14,7 +14,7 @@ from chainrule.nn.parameter import Parameter
 from chainrule.ops import flatten, matmul
 from chainrule.tensor import Tensor
 
-__all__ = ["Linear", "Identity", "Flatten"]
+__all__ = ["Linear", "Identity", "Flatten", "Unflatten"]
 
 
 def _check_size(layer: str, name: str, value: Any) -> int:
@@ -130,3 +130,39 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``sizes``: (N, 784) → (N, 1, 28, 28) with dim=1, sizes=(1, 28, 28).
+
+    The inverse of ``Flatten``; a reshape, so its derivative flattens the gradient back.
+    """
+
+    def __init__(self, dim: int, sizes: Any) -> None:
+        super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"Unflatten: dim must be an int, got {dim!r}")
+        try:
+            sizes = tuple(int(s) for s in sizes)
+        except (TypeError, ValueError):
+            raise TypeError(f"Unflatten: sizes must be a sequence of ints, got {sizes!r}") from None
+        if not sizes or any(s < 1 for s in sizes):
+            raise ValueError(f"Unflatten: sizes must be positive ints, got {sizes}")
+        self.dim = int(dim)
+        self.sizes = sizes
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self._label()}: expected a Tensor input, got {type(x).__name__}")
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"{self._label()}: dim={self.dim} is out of range for an input of shape {x.shape}")
+        d = self.dim % x.ndim
+        if x.shape[d] != math.prod(self.sizes):
+            raise ValueError(
+                f"{self._label()}: axis {d} of the input {x.shape} has {x.shape[d]} elements, "
+                f"sizes {self.sizes} need {math.prod(self.sizes)}"
+            )
+        return x.reshape(*x.shape[:d], *self.sizes, *x.shape[d + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, sizes={self.sizes}"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from chainrule import backend, ops
 from chainrule.autograd.state import no_grad
 from chainrule.functional.activation import gelu, relu
 from chainrule.functional.dropout import _check_p
@@ -20,6 +18,7 @@ from chainrule.nn.embedding import Embedding, _check_indices
 from chainrule.nn.linear import Linear, _check_size
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import LayerNorm
+from chainrule.nn.sampling import check_sampling, sample_logits
 from chainrule.tensor import Tensor
 
 __all__ = ["TransformerEncoderLayer", "GPT"]
@@ -32,7 +31,15 @@ def _activation(name: Any) -> Callable[[Tensor], Tensor]:
         return relu
     if name == "gelu":
         return gelu
-    raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a callable, got {name!r}")
+    if name == "gelu_tanh":
+        return _gelu_tanh
+    raise ValueError(
+        f"TransformerEncoderLayer: activation must be 'relu', 'gelu', 'gelu_tanh' or a callable, got {name!r}"
+    )
+
+
+def _gelu_tanh(x: Tensor) -> Tensor:
+    return gelu(x, approximate="tanh")
 
 
 class TransformerEncoderLayer(Module):
@@ -112,6 +119,9 @@ class GPT(Module):
     (no bias); with ``tie_weights`` its weight is the token-embedding table (Press & Wolf, 2017).
     Init (GPT-2's): Linear and Embedding weights ~ N(0, 0.02²), biases 0, LayerNorm γ=1, β=0.
 
+    ``activation`` is the MLP's nonlinearity: "gelu" (exact, erf), "gelu_tanh" (GPT-2's tanh
+    approximation) or "relu".
+
     ``forward(idx)``: idx (N, T) integer ids with T ≤ ``context_length`` → logits (N, T, vocab).
     ``forward_embeddings(x)``: the same from the input embeddings x (N, T, d_model).
     """
@@ -126,6 +136,7 @@ class GPT(Module):
         dim_feedforward: int | None = None,
         dropout: float = 0.0,
         tie_weights: bool = True,
+        activation: str = "gelu",
         dtype: Any = None,
     ) -> None:
         super().__init__()
@@ -148,7 +159,7 @@ class GPT(Module):
         self.drop = Dropout(p)
         self.blocks = ModuleList(
             TransformerEncoderLayer(
-                self.d_model, n_heads, ff, p, activation="gelu", batch_first=True, norm_first=True, dtype=dtype
+                self.d_model, n_heads, ff, p, activation=activation, batch_first=True, norm_first=True, dtype=dtype
             )
             for _ in range(n_layers)
         )
@@ -221,29 +232,13 @@ class GPT(Module):
         arr = _check_indices(label, idx, self.vocab_size)
         if arr.ndim != 2 or arr.shape[1] == 0:
             raise ValueError(f"{label}.generate: idx must be a non-empty 2-d (N, T) prompt, got shape {arr.shape}")
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
-            raise ValueError(f"{label}.generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
-            raise ValueError(f"{label}.generate: temperature must be a positive float, got {temperature!r}")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or not 1 <= top_k):
-            raise ValueError(f"{label}.generate: top_k must be None or an int >= 1, got {top_k!r}")
-        if generator is not None and not isinstance(generator, np.random.Generator):
-            raise TypeError(
-                f"{label}.generate: generator must be a numpy.random.Generator, got {type(generator).__name__}"
-            )
-        gen = backend.generator() if generator is None else generator
+        gen = check_sampling(label, max_new_tokens, temperature, top_k, generator)
         out = arr.copy()
         with no_grad():
             for _ in range(int(max_new_tokens)):
-                logits = self(out[:, -self.context_length :]).data[:, -1, :].astype(np.float64) / float(temperature)
-                if top_k is not None and top_k < logits.shape[-1]:
-                    kth = np.sort(logits, axis=-1)[:, -top_k][:, None]
-                    logits = np.where(logits < kth, -np.inf, logits)
-                probs = ops.softmax(Tensor(logits), dim=-1).data
-                cdf = np.cumsum(probs, axis=-1)
-                u = gen.random((out.shape[0], 1)) * cdf[:, -1:]
-                nxt = np.minimum((cdf <= u).sum(axis=-1), self.vocab_size - 1)
-                out = np.concatenate([out, nxt[:, None].astype(np.int64)], axis=1)
+                logits = self(out[:, -self.context_length :]).data[:, -1, :]
+                nxt = sample_logits(logits, temperature, top_k, gen)
+                out = np.concatenate([out, nxt[:, None]], axis=1)
         return Tensor(out)
 
     def extra_repr(self) -> str:
