@@ -10,7 +10,10 @@ Sections (float32, forward + backward of sum(output), gradients of every paramet
   (b) Transformer block: pre-norm TransformerEncoderLayer, d_model 128, 4 heads, feed-forward
       512, GELU (tanh form), causal mask, batch 16 × 128 positions;
   (c) one training step of the bible-kjv GPT (4 such blocks, vocabulary 63, tied embedding,
-      AdamW), batch 16 × 128 characters, reported also as tokens per second.
+      AdamW), batch 16 × 128 characters, reported also as tokens per second;
+  (d) the two fused primitives the block uses, against the composites they replace: GELU (tanh
+      form) on the block's feed-forward activation (16, 128, 512), and the masked softmax of
+      causal attention on its scores (16, 4, 128, 128) against select → softmax → select.
 
 Before timing, the script copies chainrule's weights into the PyTorch modules and checks once
 that both compute the same outputs and gradients. Timings are never pass/fail.
@@ -42,6 +45,17 @@ def _load_into_torch(ours: nn.Module, theirs: Any) -> None:
     theirs.load_state_dict(state, strict=True)
 
 
+def _agreement(ours: nn.Module, theirs: Any, cr_step: Callable[[], Any], torch_step: Callable[[], Any]) -> float:
+    """Largest difference of the outputs and (relative) of every parameter's gradient."""
+    a, b = cr_step(), torch_step()
+    err = float(np.abs(a.data - b.detach().numpy()).max())
+    g = max(
+        float(np.abs(p.grad.data - q.grad.numpy()).max() / (np.abs(q.grad.numpy()).max() + 1e-12))
+        for p, q in zip(ours.parameters(), theirs.parameters(), strict=True)
+    )
+    return max(err, g)
+
+
 def lstm_case(rng: np.random.Generator) -> tuple[dict[str, Callable[[], Any]], Callable[[], float]]:
     cr.manual_seed(0)
     ours = nn.LSTM(64, 256, batch_first=True)
@@ -70,16 +84,7 @@ def lstm_case(rng: np.random.Generator) -> tuple[dict[str, Callable[[], Any]], C
 
     fns["torch"] = torch_step
 
-    def check() -> float:
-        a, b = cr_step(), torch_step()
-        err = float(np.abs(a.data - b.detach().numpy()).max())
-        g = max(
-            float(np.abs(p.grad.data - q.grad.numpy()).max() / (np.abs(q.grad.numpy()).max() + 1e-12))
-            for p, q in zip(ours.parameters(), theirs.parameters(), strict=True)
-        )
-        return max(err, g)
-
-    return fns, check
+    return fns, lambda: _agreement(ours, theirs, cr_step, torch_step)
 
 
 def block_case(rng: np.random.Generator) -> tuple[dict[str, Callable[[], Any]], Callable[[], float]]:
@@ -113,16 +118,7 @@ def block_case(rng: np.random.Generator) -> tuple[dict[str, Callable[[], Any]], 
 
     fns["torch"] = torch_step
 
-    def check() -> float:
-        a, b = cr_step(), torch_step()
-        err = float(np.abs(a.data - b.detach().numpy()).max())
-        g = max(
-            float(np.abs(p.grad.data - q.grad.numpy()).max() / (np.abs(q.grad.numpy()).max() + 1e-12))
-            for p, q in zip(ours.parameters(), theirs.parameters(), strict=True)
-        )
-        return max(err, g)
-
-    return fns, check
+    return fns, lambda: _agreement(ours, theirs, cr_step, torch_step)
 
 
 def _gelu_tanh(t: Any) -> Any:
@@ -202,6 +198,42 @@ def gpt_case(rng: np.random.Generator, batch: int) -> tuple[dict[str, Callable[[
     return fns, check
 
 
+def fused_cases(rng: np.random.Generator) -> list[tuple[str, dict[str, Callable[[], Any]]]]:
+    import math
+
+    from chainrule import functional as F
+
+    h = cr.tensor(rng.standard_normal((16, 128, 512), dtype=np.float32), requires_grad=True)
+    s = cr.tensor(rng.standard_normal((16, 4, 128, 128), dtype=np.float32), requires_grad=True)
+    keep = np.tril(np.ones((128, 128), dtype=bool))
+
+    def gelu_composite(x: Any) -> Any:
+        u = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
+        return x * (cr.ops.tanh(u) + 1.0) * 0.5
+
+    def softmax_composite(x: Any) -> Any:
+        w = cr.softmax(cr.where(keep, x, -1e30), dim=-1)
+        return cr.where(keep.any(-1, keepdims=True), w, 0.0)
+
+    def fb(f: Callable[[Any], Any], x: Any) -> Callable[[], Any]:
+        def run() -> Any:
+            x.grad = None
+            y = f(x)
+            y.backward(cr.ones_like(y))
+            return y
+
+        return run
+
+    return [
+        ("(d) GELU (16,128,512)", {
+            "fused": fb(lambda x: F.gelu(x, approximate="tanh"), h), "composite": fb(gelu_composite, h),
+        }),
+        ("(d) masked softmax", {
+            "fused": fb(lambda x: cr.ops.softmax(x, dim=-1, mask=keep), s), "composite": fb(softmax_composite, s),
+        }),
+    ]  # fmt: skip
+
+
 def report(title: str, timer: Timer, fns: dict[str, Callable[[], Any]], tokens: int | None = None) -> None:
     times = timer.compare(fns)
     line = "  ".join(f"{name} {t * 1e3:8.2f} ms" for name, t in times.items())
@@ -244,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     timer = Timer(rounds=args.rounds, round_s=args.round_ms / 1e3, warmup_s=0.1 if args.quick else 1.0)
     for title, (fns, _), tokens in cases:
         report(title, timer, fns, tokens)
+    print()
+    print("== fused primitives against their composites, forward + backward, median ms per call")
+    for title, fns in fused_cases(rng):
+        times = timer.compare(fns)
+        print(f"{title:28s} " + "  ".join(f"{k} {v * 1e3:7.2f} ms" for k, v in times.items())
+              + f"   composite/fused {times['composite'] / times['fused']:.2f}x")  # fmt: skip
     return 0
 
 

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="BLAS threads (with --workers 1)")
+    p.add_argument("--workers", type=int, default=2, help="data-parallel threads, one BLAS thread each")
     p.add_argument("--eval-chars", type=int, default=200_000)
     p.add_argument("--quick", action="store_true", help="5 seconds of training, 5000 validation characters")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "runs" / "char_lm"))
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     history = train_lm(
         model, opt, train_ids, batch_size=args.batch_size, context=args.context,
         time_budget_s=args.minutes * 60, warmup_steps=args.warmup, val_ids=val_ids,
-        eval_chars=min(20_000, args.eval_chars), generator=np.random.default_rng(args.seed),
+        eval_chars=min(20_000, args.eval_chars), generator=np.random.default_rng(args.seed), workers=args.workers,
     )  # fmt: skip
     t0 = time.perf_counter()
     bpc = bits_per_char(model, val_ids, args.context, args.eval_chars)
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": int(last["step"]),
         "tokens_per_s": last["tokens_per_s"],
         "batch_size": args.batch_size,
+        "workers": args.workers,
         "context": args.context,
         "lr": lr,
         "eval_seconds": eval_s,

@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-norm", action="store_true", help="cnn: BatchNorm after each convolution")
     t.add_argument("--depth", type=_positive(int), default=20, help="resnet depth (6n+2)")
     t.add_argument("--width", type=_positive(int), default=16, help="resnet width of the first stage")
+    t.add_argument("--stem-pool", action="store_true", help="resnet: stride-2 max-pooling after the stem")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     t.add_argument("--lr", type=_positive(float), default=None, help="learning rate (default 1e-3; gpt/lstm 3e-3)")
     t.add_argument("--momentum", type=float, default=0.9, help="SGD/RMSprop momentum")
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_positive(int), default=None, help="gpt/lstm: stop after this many steps")
     t.add_argument("--context", type=_positive(int), default=128, help="gpt/lstm: window length in characters")
     t.add_argument("--eval-chars", type=_positive(int), default=200_000, help="gpt/lstm: validation characters scored")
+    t.add_argument(
+        "--workers", type=_positive(int), default=2, help="gpt/lstm: data-parallel threads, one BLAS thread each"
+    )
 
     g = sub.add_parser("generate", help="sample text from a language-model checkpoint")
     g.add_argument("checkpoint")
@@ -114,7 +118,7 @@ def _model_options(args: argparse.Namespace, input_shape: tuple[int, ...]) -> di
             return {}  # the 1-d (MNIST-1D) network has no such options
         return {"batch_norm": args.batch_norm, "dropout": 0.25 if args.dropout is None else args.dropout}
     if args.model == "resnet":
-        return {"depth": args.depth, "width": args.width}
+        return {"depth": args.depth, "width": args.width, "stem_pool": args.stem_pool}
     if args.model == "gru" and args.hidden is not None:
         if len(args.hidden) != 1:
             raise ValueError(f"--hidden for gru is one size, got {','.join(map(str, args.hidden))}")
@@ -261,6 +265,7 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
         eval_chars=min(20_000, args.eval_chars),
         generator=np.random.default_rng(args.seed),
         log=None if args.quiet else print,
+        workers=args.workers if batch % args.workers == 0 else 1,
     )
     bpc = bits_per_char(model, val_ids, args.context, args.eval_chars)
     last = history.rows[-1]

@@ -6,6 +6,18 @@ from pathlib import Path
 from typing import Any
 
 
+def _save(fig: Any, path: str | Path) -> Path:
+    """Lay out, write as PNG (creating the directory) and close ``fig``; returns the path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def plot_history(history: Any, path: str | Path, title: str | None = None) -> Path:
     """Loss and accuracy curves per epoch (train and test) saved as a PNG; returns the path."""
     import matplotlib
@@ -29,12 +41,7 @@ def plot_history(history: Any, path: str | Path, title: str | None = None) -> Pa
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 def plot_lm_history(runs: dict[str, Any], path: str | Path, title: str | None = None) -> Path:
@@ -60,9 +67,4 @@ def plot_lm_history(runs: dict[str, Any], path: str | Path, title: str | None = 
     ax.set(xlabel="training time (s)", ylabel="bits per character", title=title or "character-level language models")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, path)

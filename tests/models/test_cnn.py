@@ -82,3 +82,14 @@ def test_cli_trains_and_evaluates_each_classifier(model, extra, floor, tmp_path,
     assert main(["evaluate", str(out / "last.npz")]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert abs(res["test_acc"] - hist[-1]["test_acc"]) < 1e-9
+
+
+def test_resnet_stem_pool_halves_the_resolution():
+    cr.manual_seed(0)
+    plain, pooled = ResNet(8, width=4), ResNet(8, width=4, stem_pool=True)
+    assert plain(cr.randn(2, 1, 28, 28)).shape == pooled(cr.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert sum(p.size for p in plain.parameters()) == sum(p.size for p in pooled.parameters())
+    x = cr.randn(1, 1, 28, 28)
+    stem = F.relu(pooled.bn1(pooled.conv1(x)))
+    assert pooled.layer1(F.max_pool2d(stem, 3, stride=2, padding=1)).shape == (1, 4, 14, 14)
+    assert "stem_pool=True" in repr(pooled)

@@ -130,3 +130,40 @@ def test_cli_trains_a_language_model_and_generates(name, tmp_path, capsys):
     assert sample.startswith("And God") and len(sample) == len("And God") + 20
     assert main(["generate", str(out / "last.npz"), "--prompt", "\u00e9"]) == 2
     assert "not in the vocabulary" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["gpt", "lstm"])
+def test_data_parallel_workers_make_the_same_updates(name):
+    """Two worker threads on half-batches make the same updates as one worker on the whole batch."""
+    small = {"gpt": {"d_model": 16, "n_layers": 2, "n_heads": 2}, "lstm": {"embed_dim": 8, "hidden_size": 16}}
+    ids = np.random.default_rng(0).integers(0, 11, 3000)
+    states = []
+    for workers in (1, 2):
+        cr.manual_seed(0)
+        model, _ = build_lm(name, 11, 16, dtype=np.float64, **small[name])
+        opt, _ = lm_optimizer(name, model, lr=1e-2)
+        hist = train_lm(
+            model, opt, ids, batch_size=8, context=16, time_budget_s=None, max_steps=5, warmup_steps=2,
+            generator=np.random.default_rng(1), log=None, workers=workers,
+        )  # fmt: skip
+        states.append((model.state_dict(), hist.rows[-1]["train_bpc"]))
+    (a, loss_a), (b, loss_b) = states
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    for k in a:
+        np.testing.assert_allclose(a[k].data, b[k].data, rtol=1e-9, atol=1e-12, err_msg=k)
+    with pytest.raises(ValueError, match="workers must be a positive int dividing batch_size=8"):
+        train_lm(model, opt, ids, batch_size=8, context=16, max_steps=1, workers=3)
+
+
+def test_grad_mode_is_per_thread():
+    import threading
+
+    from chainrule.autograd import state
+
+    seen = []
+    with cr.no_grad():
+        t = threading.Thread(target=lambda: seen.append(state.grad_enabled))
+        t.start()
+        t.join()
+        assert not state.grad_enabled
+    assert seen == [True] and state.grad_enabled

@@ -1,25 +1,53 @@
-"""Global switches of the autodiff engine: grad mode and the stack of forward-mode levels.
+"""Switches of the autodiff engine: grad mode and the stack of forward-mode levels, per thread.
 
-Kept in one tiny module because the hot path (``engine.apply``) reads them on every op.
+Kept in one tiny module because the hot path (``engine.apply``) reads them on every op. Each
+thread has its own values (as PyTorch's grad mode is thread-local): one thread's ``no_grad`` —
+or the backward pass, which records nothing unless ``create_graph`` — must not stop another
+thread's forward pass from recording its graph. That is what lets several threads train model
+replicas at once (``chainrule.train.lm``'s data-parallel workers). The module attributes
+``state.grad_enabled``, ``state.fw_active`` and ``state.transform_depth`` read and write the
+calling thread's values.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import sys
+import threading
+import types
 from collections.abc import Iterator
 from typing import Any
 
-#: When False, ops record no reverse-mode graph (inside ``no_grad``).
-grad_enabled: bool = True
 
-#: Forward-mode levels whose tangents ops propagate now, outermost first. A level is paused
-#: (removed from here) while its own JVP rule runs, so a tangent never gets a tangent of itself.
-fw_active: list[int] = []
-_fw_next_level = 0
+class _Local(threading.local):
+    def __init__(self) -> None:
+        #: When False, ops record no reverse-mode graph (inside ``no_grad``).
+        self.grad_enabled = True
+        #: Forward-mode levels whose tangents ops propagate now, outermost first. A level is
+        #: paused (removed from here) while its own JVP rule runs, so a tangent never gets a
+        #: tangent of itself.
+        self.fw_active: list[int] = []
+        #: How many reverse-mode transforms (grad, vjp, ...) are running; nested ones must build
+        #: differentiable gradients so the outer transform can differentiate them.
+        self.transform_depth = 0
 
-#: How many reverse-mode transforms (grad, vjp, ...) are running; nested ones must build
-#: differentiable gradients so the outer transform can differentiate them.
-transform_depth: int = 0
+
+_local = _Local()
+_levels = itertools.count()  # level numbers are unique across threads
+
+
+def _attr(name: str) -> property:
+    return property(lambda _mod: getattr(_local, name), lambda _mod, value: setattr(_local, name, value))
+
+
+class _StateModule(types.ModuleType):
+    grad_enabled = _attr("grad_enabled")
+    fw_active = _attr("fw_active")
+    transform_depth = _attr("transform_depth")
+
+
+sys.modules[__name__].__class__ = _StateModule
 
 
 class _GradMode(contextlib.ContextDecorator):
@@ -28,13 +56,11 @@ class _GradMode(contextlib.ContextDecorator):
         self._prev: list[bool] = []
 
     def __enter__(self) -> None:
-        global grad_enabled
-        self._prev.append(grad_enabled)
-        grad_enabled = self.enabled
+        self._prev.append(_local.grad_enabled)
+        _local.grad_enabled = self.enabled
 
     def __exit__(self, *exc: Any) -> None:
-        global grad_enabled
-        grad_enabled = self._prev.pop()
+        _local.grad_enabled = self._prev.pop()
 
 
 def no_grad() -> _GradMode:
@@ -53,39 +79,35 @@ def set_grad_enabled(mode: bool) -> _GradMode:
 
 
 def is_grad_enabled() -> bool:
-    return grad_enabled
+    return _local.grad_enabled
 
 
 @contextlib.contextmanager
 def forward_level() -> Iterator[int]:
     """Open a new forward-mode level (one ``jvp`` call) for the duration of the block."""
-    global _fw_next_level
-    level = _fw_next_level
-    _fw_next_level += 1
-    fw_active.append(level)
+    level = next(_levels)
+    _local.fw_active.append(level)
     try:
         yield level
     finally:
-        fw_active.remove(level)
+        _local.fw_active.remove(level)
 
 
 @contextlib.contextmanager
 def paused_from(level: int) -> Iterator[None]:
     """Pause ``level`` and every level opened after it (used while computing its tangent)."""
-    global fw_active
-    saved = fw_active
-    fw_active = [lv for lv in saved if lv < level]
+    saved = _local.fw_active
+    _local.fw_active = [lv for lv in saved if lv < level]
     try:
         yield
     finally:
-        fw_active = saved
+        _local.fw_active = saved
 
 
 @contextlib.contextmanager
 def in_transform() -> Iterator[None]:
-    global transform_depth
-    transform_depth += 1
+    _local.transform_depth += 1
     try:
         yield
     finally:
-        transform_depth -= 1
+        _local.transform_depth -= 1

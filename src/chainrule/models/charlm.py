@@ -62,11 +62,7 @@ class CharLSTM(Module):
         generator: np.random.Generator | None = None,
     ) -> Tensor:
         """Sample ``max_new_tokens`` ids after the prompt ``idx`` (N, T); see ``GPT.generate``."""
-        label = self._label()
-        arr = _check_indices(label, idx, self.vocab_size)
-        if arr.ndim != 2 or arr.shape[1] == 0:
-            raise ValueError(f"{label}.generate: idx must be a non-empty 2-d (N, T) prompt, got shape {arr.shape}")
-        gen = check_sampling(label, max_new_tokens, temperature, top_k, generator)
+        arr, gen = check_sampling(self._label(), idx, self.vocab_size, max_new_tokens, temperature, top_k, generator)
         out = [arr]
         with no_grad():
             logits, state = self.forward_with_state(arr)

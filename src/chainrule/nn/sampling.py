@@ -8,14 +8,18 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend
+from chainrule.nn.embedding import _check_indices
 
 __all__ = ["check_sampling", "sample_logits"]
 
 
 def check_sampling(
-    label: str, max_new_tokens: Any, temperature: Any, top_k: Any, generator: Any
-) -> np.random.Generator:
-    """Validate ``generate``'s sampling arguments; returns the generator to draw from."""
+    label: str, idx: Any, vocab_size: int, max_new_tokens: Any, temperature: Any, top_k: Any, generator: Any
+) -> tuple[np.ndarray, np.random.Generator]:
+    """Validate ``generate``'s arguments; returns the prompt as an (N, T) id array and the generator."""
+    arr = _check_indices(label, idx, vocab_size)
+    if arr.ndim != 2 or arr.shape[1] == 0:
+        raise ValueError(f"{label}.generate: idx must be a non-empty 2-d (N, T) prompt, got shape {arr.shape}")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
         raise ValueError(f"{label}.generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
@@ -24,7 +28,7 @@ def check_sampling(
         raise ValueError(f"{label}.generate: top_k must be None or an int >= 1, got {top_k!r}")
     if generator is not None and not isinstance(generator, np.random.Generator):
         raise TypeError(f"{label}.generate: generator must be a numpy.random.Generator, got {type(generator).__name__}")
-    return backend.generator() if generator is None else generator
+    return arr, (backend.generator() if generator is None else generator)
 
 
 def sample_logits(

@@ -228,11 +228,7 @@ class GPT(Module):
         is (call ``.eval()`` first when the model has dropout). Draws from ``generator`` or
         chainrule's global generator. Returns an int64 Tensor (N, T + max_new_tokens).
         """
-        label = self._label()
-        arr = _check_indices(label, idx, self.vocab_size)
-        if arr.ndim != 2 or arr.shape[1] == 0:
-            raise ValueError(f"{label}.generate: idx must be a non-empty 2-d (N, T) prompt, got shape {arr.shape}")
-        gen = check_sampling(label, max_new_tokens, temperature, top_k, generator)
+        arr, gen = check_sampling(self._label(), idx, self.vocab_size, max_new_tokens, temperature, top_k, generator)
         out = arr.copy()
         with no_grad():
             for _ in range(int(max_new_tokens)):
