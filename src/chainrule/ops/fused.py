@@ -6,8 +6,10 @@ makes every exponent ≤ 0, so values and gradients stay finite.
 
 GELU's composite is nine elementwise nodes (tanh form) whose backward pass adds a dozen more
 passes over the largest activation of a Transformer (N·T × 4·d_model); one node with its
-derivative written once took half the time forward + backward (section (d) of
-``benchmarks/bench_sequence.py``). Tests compare each fused primitive against its composite.
+derivative written once is 1.3x faster forward + backward on (16, 128, 512) float32 (5.2 against
+7.0 ms; section (d) of ``benchmarks/bench_sequence.py``), and the masked softmax 1.6x faster than
+select → softmax → select on causal attention scores. Tests compare each fused primitive against
+its composite.
 """
 
 from __future__ import annotations
