@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     t.add_argument("--lr", type=_positive(float), default=None, help="learning rate (default 1e-3; gpt/lstm 3e-3)")
     t.add_argument("--momentum", type=float, default=0.9, help="SGD/RMSprop momentum")
-    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--weight-decay", type=float, default=None, help="default 0 (gpt/lstm: 0.1 on matrices)")
     t.add_argument("--scheduler", choices=SCHEDULERS, default="none")
     t.add_argument("--label-smoothing", type=float, default=0.0)
     t.add_argument("--batch-size", type=_positive(int), default=None, help="default 64 (gpt: 16 windows, lstm: 32)")
@@ -172,6 +172,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cr.set_num_threads(args.threads)
     if args.lr is None:
         args.lr = 1e-3
+    if args.weight_decay is None:
+        args.weight_decay = 0.0
     if args.batch_size is None:
         args.batch_size = 64
     train_set = load_dataset(args.dataset, root=args.data_root, split="train")
@@ -243,7 +245,9 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
     vocab = CharVocab.from_text(train_text + val_text)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
     model, config = build_lm(args.model, len(vocab), args.context)
-    opt, lr = lm_optimizer(args.model, model, args.lr, weight_decay=args.weight_decay or 0.1)
+    opt, lr = lm_optimizer(
+        args.model, model, args.lr, weight_decay=0.1 if args.weight_decay is None else args.weight_decay
+    )
     batch = args.batch_size or LM_BATCH_SIZES[args.model]
     n_params = sum(p.size for p in model.parameters())
     out = Path(args.out or f"runs/{dataset}-{args.model}")
