@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (cnn 3e-3, resnet 0.1)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="BLAS threads outside the data-parallel training steps")
+    p.add_argument("--workers", type=int, default=2, help="data-parallel training threads (1 BLAS thread each)")
     p.add_argument("--quick", action="store_true", help="5000 training images, 1 epoch (a smoke run)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--out", type=Path, default=None)
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         scheduler=sched,
         scheduler_interval="step",
         progress=False,
+        workers=args.workers,
     )
     n_params = sum(q.size for q in model.parameters())
     print(f"{args.model}: {n_params} parameters, {len(train)} train / {len(test)} test images, {epochs} epochs")

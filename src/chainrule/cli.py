@@ -82,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--context", type=_positive(int), default=128, help="gpt/lstm: window length in characters")
     t.add_argument("--eval-chars", type=_positive(int), default=200_000, help="gpt/lstm: validation characters scored")
     t.add_argument(
-        "--workers", type=_positive(int), default=2, help="gpt/lstm: data-parallel threads, one BLAS thread each"
+        "--workers",
+        type=_positive(int),
+        default=None,
+        help="data-parallel training threads, one BLAS thread each (default 1; gpt/lstm 2)",
     )
 
     g = sub.add_parser("generate", help="sample text from a language-model checkpoint")
@@ -176,6 +179,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.weight_decay = 0.0
     if args.batch_size is None:
         args.batch_size = 64
+    if args.workers is None:
+        args.workers = 1
     train_set = load_dataset(args.dataset, root=args.data_root, split="train")
     test_set = load_dataset(args.dataset, root=args.data_root, split="test")
     input_shape, num_classes = _shapes(train_set)
@@ -209,6 +214,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         callbacks=[BestCheckpoint(out / "best.npz")],
         progress=False if args.quiet else None,
         config=config,
+        workers=args.workers,
     )
     if args.resume:
         trainer.load_checkpoint(args.resume)
@@ -249,6 +255,9 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
         args.model, model, args.lr, weight_decay=0.1 if args.weight_decay is None else args.weight_decay
     )
     batch = args.batch_size or LM_BATCH_SIZES[args.model]
+    workers = args.workers or (2 if batch % 2 == 0 else 1)
+    if batch % workers:
+        raise SystemExit(f"chainrule train: --workers {workers} must divide the batch size {batch}")
     n_params = sum(p.size for p in model.parameters())
     out = Path(args.out or f"runs/{dataset}-{args.model}")
     if not args.quiet:
@@ -269,7 +278,7 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
         eval_chars=min(20_000, args.eval_chars),
         generator=np.random.default_rng(args.seed),
         log=None if args.quiet else print,
-        workers=args.workers if batch % args.workers == 0 else 1,
+        workers=workers,
     )
     bpc = bits_per_char(model, val_ids, args.context, args.eval_chars)
     last = history.rows[-1]

@@ -466,3 +466,50 @@ def test_long_bidirectional_sequence_matches_torch(mode):
     backward_both(outs, touts)
     close(x.grad.data, xt.grad.numpy(), "input")
     assert_param_grads(layer, tlayer)
+
+
+def _lstm_cell_composite(gates, c):
+    i, f, g, o = cr.split(gates, c.shape[-1], axis=-1)
+    c_new = cr.sigmoid(f) * c + cr.sigmoid(i) * cr.tanh(g)
+    return cr.sigmoid(o) * cr.tanh(c_new), c_new
+
+
+def test_fused_lstm_cell_matches_its_composite_to_second_order():
+    """The fused cell against split → σ/tanh → products: values, gradients, Hessian-vector products
+    and a forward-mode JVP, with the two outputs weighted differently so both halves count."""
+    rng = np.random.default_rng(7)
+    gates, c = rng.standard_normal((2, 3, 20)) * 2, rng.standard_normal((2, 3, 5))
+    w_h, w_c = rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 3, 5))
+
+    def loss(cell):
+        def f(a, b):
+            h, c_new = cell(a, b)
+            return (h * cr.tensor(w_h)).sum() + (c_new * c_new * cr.tensor(w_c)).sum()
+
+        return f
+
+    args = (cr.tensor(gates), cr.tensor(c))
+    for ours, theirs in zip(cr.lstm_cell(*args), _lstm_cell_composite(*args), strict=True):
+        np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-14, atol=1e-15)
+    fused, comp = loss(cr.lstm_cell), loss(_lstm_cell_composite)
+    for a, b in zip(cr.grad(fused, (0, 1))(*args), cr.grad(comp, (0, 1))(*args), strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-13)
+    vs = (cr.tensor(rng.standard_normal(gates.shape)), cr.tensor(rng.standard_normal(c.shape)))
+    for a, b in zip(cr.hvp(fused, args, vs), cr.hvp(comp, args, vs), strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-11, atol=1e-12)
+    (_, ta), (_, tb) = cr.jvp(fused, args, vs), cr.jvp(comp, args, vs)
+    np.testing.assert_allclose(ta.data, tb.data, rtol=1e-12)
+    # float32 stays float32
+    g32 = cr.tensor(gates.astype(np.float32), requires_grad=True)
+    h, c_new = cr.lstm_cell(g32, cr.tensor(c.astype(np.float32)))
+    (h.sum() + c_new.sum()).backward()
+    assert h.dtype == c_new.dtype == g32.grad.dtype == np.float32
+
+
+def test_lstm_cell_errors_name_the_op_and_shapes():
+    with pytest.raises(ValueError, match=r"lstm_cell: gates must have shape \(\.\.\., 4\*H\).*\(2, 10\) and c \(2, 3\)"):
+        cr.lstm_cell(cr.zeros(2, 10), cr.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"got gates \(3, 12\) and c \(2, 3\)"):
+        cr.lstm_cell(cr.zeros(3, 12), cr.zeros(2, 3))
+    with pytest.raises(TypeError, match="lstm_cell: gates and c must share one floating dtype, got float32 and float64"):
+        cr.lstm_cell(cr.zeros(2, 12), cr.zeros(2, 3, dtype="float64"))

@@ -560,6 +560,15 @@ def _bilinear_case(draw: st.DrawFn, a: np.ndarray, b: np.ndarray, params: dict[s
 
 
 @st.composite
+def lstm_cell_cases(draw: st.DrawFn) -> Case:
+    """lstm_cell(gates (…, 4H), c (…, H)) with matching leading axes; sometimes one held fixed."""
+    lead = draw(shapes(min_dims=0, max_dims=2))
+    hidden = draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(seeds))
+    return _bilinear_case(draw, normal(rng, (*lead, 4 * hidden)), normal(rng, (*lead, hidden)), {})
+
+
+@st.composite
 def conv_cases(draw: st.DrawFn) -> Case:
     """conv(x, w): y (N, O, *O) = W · unfold(x), grouped; sometimes one operand held fixed."""
     g = draw(conv_geometry())
@@ -634,6 +643,7 @@ SPECS: dict[str, st.SearchStrategy[Case]] = {
     "logsumexp": reduction(normal),
     "softmax": along_axis() | masked_softmax_cases(),
     "log_softmax": along_axis(),
+    "lstm_cell": lstm_cell_cases(),
     # linear algebra
     "matmul": matmul_cases(),
     # shape and indexing

@@ -14,7 +14,8 @@ LSTM:  [i, f, g, o] = W_ih x + b_ih + W_hh h + b_hh   (split in this order, H ro
 GRU:   [r, z, n]-rows of W_ih x + b_ih = (a_r, a_z, a_n), of W_hh h + b_hh = (b_r, b_z, b_n)
        r = σ(a_r + b_r);  z = σ(a_z + b_z);  n = tanh(a_n + r ⊙ b_n);  h' = (1 - z) ⊙ n + z ⊙ h
 
-Derivatives: none are written here. The gradient dL/dh_{t-1} = J_tᵀ dL/dh_t with the step
+Derivatives: none are written here; the LSTM step after its matrix products is one fused
+primitive (``chainrule.ops.lstm_cell``), whose docstring states its derivative. The gradient dL/dh_{t-1} = J_tᵀ dL/dh_t with the step
 Jacobian J_t = ∂h_t/∂h_{t-1} (for the tanh RNN, J_t = diag(1 - h_t²) W_hh), so
 ∂h_T/∂h_0 = J_T ⋯ J_1: its norm shrinks or grows geometrically with T.
 
@@ -40,7 +41,19 @@ from chainrule.functional.dropout import _check_p, dropout
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.ops import concatenate, matmul, relu, reshape, sigmoid, split, stack, swapaxes, tanh, unsqueeze
+from chainrule.ops import (
+    concatenate,
+    lstm_cell,
+    matmul,
+    relu,
+    reshape,
+    sigmoid,
+    split,
+    stack,
+    swapaxes,
+    tanh,
+    unsqueeze,
+)
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -122,13 +135,8 @@ def _rnn_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, mode: st
     return tanh(a) if mode == "RNN_TANH" else relu(a)
 
 
-def _lstm_step(
-    gi: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None, hidden: int
-) -> tuple[Tensor, Tensor]:
-    gates = gi + _hidden_projection(h, w_hh, b_hh)
-    i, f, g, o = split(gates, hidden, axis=-1)
-    c_new = sigmoid(f) * c + sigmoid(i) * tanh(g)
-    return sigmoid(o) * tanh(c_new), c_new
+def _lstm_step(gi: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    return lstm_cell(gi + _hidden_projection(h, w_hh, b_hh), c)
 
 
 def _gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, hidden: int) -> Tensor:
@@ -273,7 +281,7 @@ class LSTMCell(RNNCellBase):
         h = self._check_hidden("h", h, n, unbatched)
         c = self._check_hidden("c", c, n, unbatched)
         gi = _input_projection(x, self.weight_ih, self.bias_ih)
-        h, c = _lstm_step(gi, h, c, self.weight_hh, self.bias_hh, self.hidden_size)
+        h, c = _lstm_step(gi, h, c, self.weight_hh, self.bias_hh)
         return (h[0], c[0]) if unbatched else (h, c)
 
 
@@ -414,6 +422,10 @@ class RNNBase(Module):
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """Run one layer in one direction over x (T, N, I_k); returns (outputs (T, N, H), h_T, c_T)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        if self.mode != "GRU" and b_hh is not None:
+            # b_hh enters every step's sum unchanged: add it once, to the whole input projection
+            # (GRU's b_hn sits inside r ⊙ (W_hn h + b_hn) and cannot move).
+            b_ih, b_hh = (b_hh if b_ih is None else b_ih + b_hh), None
         gi_all = _input_projection(x, w_ih, b_ih)  # (T, N, G·H): one matmul for the whole sequence
         steps = _unbind_time(gi_all)
         if direction:
@@ -421,7 +433,7 @@ class RNNBase(Module):
         outs = []
         for gi in steps:
             if self.mode == "LSTM":
-                h, c = _lstm_step(gi, h, c, w_hh, b_hh, self.hidden_size)
+                h, c = _lstm_step(gi, h, c, w_hh, b_hh)
             elif self.mode == "GRU":
                 h = _gru_step(gi, h, w_hh, b_hh, self.hidden_size)
             else:

@@ -39,7 +39,7 @@ from chainrule.ops.elementwise import (
     tan,
     tanh,
 )
-from chainrule.ops.fused import log_softmax, logsumexp, softmax
+from chainrule.ops.fused import log_softmax, logsumexp, lstm_cell, softmax
 from chainrule.ops.linalg import dot, matmul, outer
 from chainrule.ops.namespace import RawOps, TensorOps
 from chainrule.ops.reduction import (

@@ -28,6 +28,7 @@ class RawOps:
     cos = staticmethod(xp.cos)
     sign = staticmethod(xp.sign)
     tanh = staticmethod(xp.tanh)
+    sigmoid = staticmethod(E.sigmoid.forward)
     erf = staticmethod(E.erf.forward)
     zeros_like = staticmethod(xp.zeros_like)
     ones_like = staticmethod(xp.ones_like)
@@ -78,6 +79,10 @@ class RawOps:
         return xp.flip(x, axes)
 
     @staticmethod
+    def concatenate(xs, axis):
+        return xp.concatenate(xs, axis=axis)
+
+    @staticmethod
     def index_add(g, index, shape):
         return _index_add(g, index, shape)
 
@@ -121,6 +126,7 @@ class TensorOps:
     cos = E.cos
     sign = E.sign
     tanh = E.tanh
+    sigmoid = E.sigmoid
     erf = E.erf
 
     @staticmethod
@@ -177,6 +183,10 @@ class TensorOps:
     @staticmethod
     def flip(x, axes):
         return S.flip_(x, axes=axes)
+
+    @staticmethod
+    def concatenate(xs, axis):
+        return S.concatenate_(*xs, axis=axis % xs[0].ndim)  # the primitive takes a normalized axis
 
     @staticmethod
     def index_add(g, index, shape):

@@ -10,15 +10,10 @@ in advance: linear warm-up over ``warmup_steps``, then a cosine from the base ra
 ends exactly when the budget does, whatever speed the machine runs at, and two models given the
 same budget get the same schedule in time.
 
-With ``workers=W > 1`` each step is data-parallel over W threads: every thread runs a replica of
-the model (``copy.deepcopy``) on 1/W of the batch with one BLAS thread, the main thread averages
-the replicas' gradients into the model's (the mean of the shard means is the batch mean), steps
-the optimizer once, and copies the new weights back into the replicas. The result is the same
-update as one worker would make (up to float rounding in the sum). It pays on a multi-core CPU
-because NumPy releases the GIL inside its array loops and matrix products while chainrule's
-elementwise work is single-threaded: on 2 cores, 2 workers processed about 1.4x the tokens per
-second of one worker with 2 BLAS threads (see examples/README.md). Dropout draws in the worker
-threads would interleave nondeterministically; the language models here have none.
+With ``workers=W > 1`` each step is data-parallel over W threads (``chainrule.train.parallel``):
+every thread runs a replica of the model on 1/W of the batch with one BLAS thread, and the
+optimizer steps once on the averaged gradient: the same update as one worker would make, up to
+float rounding in the sum (the language models have neither dropout nor batch norm).
 
 ``bits_per_char`` scores consecutive windows with no carried state: the first ``max_chars``
 predicted characters of ``ids`` are cut into windows of ``context``; window k reads
@@ -27,11 +22,9 @@ ids[kT : kT+T] and predicts ids[kT+1 : kT+T+1] (the last window may be shorter).
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -45,6 +38,7 @@ from chainrule.optim.clip import clip_grad_norm_
 from chainrule.optim.optimizer import Optimizer
 from chainrule.tensor import Tensor
 from chainrule.train.loop import History
+from chainrule.train.parallel import DataParallel
 
 __all__ = ["lm_loss", "bits_per_char", "lr_at", "train_lm"]
 
@@ -110,48 +104,8 @@ def lr_at(
     return base_lr * warm * (min_lr_ratio + (1.0 - min_lr_ratio) * cosine)
 
 
-def _shard_step(replica: Module, params: list[Tensor], x: np.ndarray, y: np.ndarray) -> float:
-    """Loss and gradients (into ``.grad``) of one replica on its shard of the batch."""
-    for p in params:
-        p.grad = None
-    loss = lm_loss(replica, x, y)
-    loss.backward()
-    return float(loss.item())
-
-
-class _DataParallel:
-    """W replicas of a model stepping shards of a batch in W threads (see the module doc)."""
-
-    def __init__(self, model: Module, workers: int) -> None:
-        self.replicas = [model] + [copy.deepcopy(model) for _ in range(workers - 1)]
-        self.params = [list(r.parameters()) for r in self.replicas]
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="chainrule-lm")
-
-    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> float:
-        w = len(self.replicas)
-        xs, ys = np.array_split(x, w), np.array_split(y, w)
-        futures = [self.pool.submit(_shard_step, r, p, a, b) for r, p, a, b in zip(self.replicas, self.params, xs, ys)]
-        losses = [f.result() for f in futures]
-        for j, p in enumerate(self.params[0]):
-            grads = [ps[j].grad for ps in self.params if ps[j].grad is not None]
-            if not grads:
-                continue
-            # grads[0] is the model's own gradient when it has one: summed into in place
-            total = grads[0].data if p.grad is not None else grads[0].data.copy()
-            for g in grads[1:]:
-                total += g.data
-            total /= w
-            if p.grad is None:
-                p.grad = Tensor(total)
-        return float(np.mean(losses))
-
-    def sync(self) -> None:
-        for ps in self.params[1:]:
-            for master, replica in zip(self.params[0], ps, strict=True):
-                np.copyto(replica.data, master.data)
-
-    def close(self) -> None:
-        self.pool.shutdown()
+def _shard_loss(replica: Module, x: np.ndarray, y: np.ndarray) -> tuple[Tensor, None]:
+    return lm_loss(replica, x, y), None
 
 
 def train_lm(
@@ -190,7 +144,7 @@ def train_lm(
         raise ValueError(f"train_lm: max_steps must be >= 1, got {max_steps!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1 or batch_size % workers:
         raise ValueError(f"train_lm: workers must be a positive int dividing batch_size={batch_size}, got {workers!r}")
-    parallel = _DataParallel(model, workers) if workers > 1 else None
+    parallel = DataParallel(model, workers) if workers > 1 else None
     # With workers, one BLAS thread each: the workers are the parallelism.
     with backend.num_threads(1 if parallel else None):
         try:
@@ -204,7 +158,7 @@ def train_lm(
 
 
 def _train(
-    model: Module, optimizer: Optimizer, train_ids: Any, parallel: _DataParallel | None, batch_size: int,
+    model: Module, optimizer: Optimizer, train_ids: Any, parallel: DataParallel | None, batch_size: int,
     context: int, time_budget_s: float | None, max_steps: int | None, warmup_steps: int, min_lr_ratio: float,
     clip_norm: float | None, val_ids: Any, eval_every_s: float, eval_chars: int,
     generator: np.random.Generator | None, log: Callable[[str], None] | None,
@@ -229,7 +183,7 @@ def _train(
             loss.backward()
             value = float(loss.item())
         else:
-            value = parallel.loss_and_grads(x, y)
+            value, _ = parallel.step(_shard_loss, x, y)
         if clip_norm is not None:
             clip_grad_norm_(params, clip_norm)
         optimizer.step()

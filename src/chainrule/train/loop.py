@@ -3,6 +3,10 @@
 One epoch is: model.train(); for each batch: loss = loss_fn(model(x), y); zero_grad; backward;
 (optional gradient clipping); optimizer.step(); (a per-step scheduler steps). Then evaluation
 on the held-out loader, a per-epoch scheduler step, callbacks, and a history row.
+
+``Trainer(workers=W)`` with W > 1 computes each batch's gradient data-parallel over W threads
+(``chainrule.train.parallel``; each thread uses one BLAS thread). ``loss_fn`` must then be a mean
+over the batch's rows, so that the row-weighted mean of the shards' gradients is the batch's.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chainrule import backend
 from chainrule.autograd import state
 from chainrule.io import atomic_write
 from chainrule.nn import Module
 from chainrule.tensor import Tensor
 from chainrule.train.metrics import Mean, correct
+from chainrule.train.parallel import DataParallel
 
 
 @dataclass
@@ -129,9 +135,13 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         progress: bool | None = None,
         config: dict[str, Any] | None = None,
+        workers: int = 1,
     ) -> None:
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"Trainer: workers must be a positive int, got {workers!r}")
+        self.workers = workers
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.train_loader, self.eval_loader = train_loader, eval_loader
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
@@ -145,26 +155,40 @@ class Trainer:
     # --- one epoch ------------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
         self.model.train()
+        if self.workers == 1:
+            return self._epoch(None)
+        # Fresh replicas every epoch: the model may have been changed (loaded, edited) in between.
+        # One BLAS thread per worker: the workers are the parallelism.
+        with DataParallel(self.model, self.workers) as parallel, backend.num_threads(1):
+            return self._epoch(parallel)
+
+    def _epoch(self, parallel: DataParallel | None) -> dict[str, float]:
         loss_m, n_correct, n = Mean(), 0, 0
         t0 = time.perf_counter()
         bar = self._bar()
         for x, y in self.train_loader:
-            out = self.model(x)
-            loss = self.loss_fn(out, y)
-            self.optimizer.zero_grad()
-            loss.backward()
+            if parallel is None:
+                out = self.model(x)
+                loss = self.loss_fn(out, y)
+                self.optimizer.zero_grad()
+                loss.backward()
+                value, hits = loss.item(), correct(out, y)
+            else:
+                value, counts = parallel.step(self._shard_step, x, y)
+                hits = sum(counts)
             if self.clip_grad_norm is not None:
                 from chainrule.optim import clip_grad_norm_
 
                 clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
             self.optimizer.step()
+            if parallel is not None:
+                parallel.sync()
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
-            value = loss.item()
             if not math.isfinite(value):
                 raise FloatingPointError(f"training diverged: loss is {value} at epoch {self.epoch + 1}")
             loss_m.update(value, len(y))
-            n_correct += correct(out, y)
+            n_correct += hits
             n += len(y)
             if bar is not None:
                 bar.update(len(y))
@@ -178,6 +202,10 @@ class Trainer:
             "seconds": seconds,
             "samples_per_s": n / seconds,
         }
+
+    def _shard_step(self, replica: Module, x: Tensor, y: Tensor) -> tuple[Tensor, int]:
+        out = replica(x)
+        return self.loss_fn(out, y), correct(out, y)
 
     def _bar(self) -> Any:
         if not self.progress:
@@ -217,8 +245,6 @@ class Trainer:
 
     # --- checkpoints ------------------------------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
-        from chainrule import backend
-
         gen = getattr(self.train_loader, "generator", None)
         return {
             "model": self.model.state_dict(),
@@ -238,7 +264,7 @@ class Trainer:
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Restore everything ``save_checkpoint`` wrote; model and optimizer are validated first."""
-        from chainrule import backend, io
+        from chainrule import io
 
         ck = io.load(path)
         for key in ("model", "optimizer", "epoch", "rng"):
