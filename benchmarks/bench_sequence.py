@@ -11,9 +11,11 @@ Sections (float32, forward + backward of sum(output), gradients of every paramet
       512, GELU (tanh form), causal mask, batch 16 × 128 positions;
   (c) one training step of the bible-kjv GPT (4 such blocks, vocabulary 63, tied embedding,
       AdamW), batch 16 × 128 characters, reported also as tokens per second;
-  (d) the two fused primitives the block uses, against the composites they replace: GELU (tanh
-      form) on the block's feed-forward activation (16, 128, 512), and the masked softmax of
-      causal attention on its scores (16, 4, 128, 128) against select → softmax → select.
+  (d) the fused primitives, against the composites they replace: GELU (tanh form) on the block's
+      feed-forward activation (16, 128, 512); the masked softmax of causal attention on its
+      scores (16, 4, 128, 128) against select → softmax → select; and the LSTM cell in the
+      recurrence of (a) (128 steps of gates = gi_t + h W_hhᵀ, then the cell) against split →
+      σ/tanh → products.
 
 Before timing, the script copies chainrule's weights into the PyTorch modules and checks once
 that both compute the same outputs and gradients. Timings are never pass/fail.
@@ -215,6 +217,30 @@ def fused_cases(rng: np.random.Generator) -> list[tuple[str, dict[str, Callable[
         w = cr.softmax(cr.where(keep, x, -1e30), dim=-1)
         return cr.where(keep.any(-1, keepdims=True), w, 0.0)
 
+    hidden = 256
+    gi = rng.standard_normal((128, 32, 4 * hidden), dtype=np.float32)
+    w_hh = cr.tensor(rng.standard_normal((4 * hidden, hidden), dtype=np.float32) / 16, requires_grad=True)
+    steps = [cr.tensor(g, requires_grad=True) for g in gi]  # one leaf per step: the timing is the recurrence's
+
+    def lstm_composite(gates: Any, c: Any) -> Any:
+        i, f, g, o = cr.split(gates, hidden, axis=-1)
+        c_new = cr.sigmoid(f) * c + cr.sigmoid(i) * cr.tanh(g)
+        return cr.sigmoid(o) * cr.tanh(c_new), c_new
+
+    def recurrence(cell: Callable[[Any, Any], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            for p in (*steps, w_hh):
+                p.grad = None
+            h = c = cr.zeros(32, hidden)
+            w_t, total = w_hh.mT, None
+            for g_t in steps:
+                h, c = cell(g_t + h @ w_t, c)
+                total = h if total is None else total + h
+            total.backward(cr.ones_like(total))
+            return total
+
+        return run
+
     def fb(f: Callable[[Any], Any], x: Any) -> Callable[[], Any]:
         def run() -> Any:
             x.grad = None
@@ -231,6 +257,7 @@ def fused_cases(rng: np.random.Generator) -> list[tuple[str, dict[str, Callable[
         ("(d) masked softmax", {
             "fused": fb(lambda x: cr.ops.softmax(x, dim=-1, mask=keep), s), "composite": fb(softmax_composite, s),
         }),
+        ("(d) LSTM cell, 128 steps", {"fused": recurrence(cr.lstm_cell), "composite": recurrence(lstm_composite)}),
     ]  # fmt: skip
 
 

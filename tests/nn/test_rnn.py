@@ -507,9 +507,13 @@ def test_fused_lstm_cell_matches_its_composite_to_second_order():
 
 
 def test_lstm_cell_errors_name_the_op_and_shapes():
-    with pytest.raises(ValueError, match=r"lstm_cell: gates must have shape \(\.\.\., 4\*H\).*\(2, 10\) and c \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"lstm_cell: gates must have shape \(\.\.\., 4\*H\).*\(2, 10\) and c \(2, 3\)"
+    ):
         cr.lstm_cell(cr.zeros(2, 10), cr.zeros(2, 3))
     with pytest.raises(ValueError, match=r"got gates \(3, 12\) and c \(2, 3\)"):
         cr.lstm_cell(cr.zeros(3, 12), cr.zeros(2, 3))
-    with pytest.raises(TypeError, match="lstm_cell: gates and c must share one floating dtype, got float32 and float64"):
+    with pytest.raises(
+        TypeError, match="lstm_cell: gates and c must share one floating dtype, got float32 and float64"
+    ):
         cr.lstm_cell(cr.zeros(2, 12), cr.zeros(2, 3, dtype="float64"))

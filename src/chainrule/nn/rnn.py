@@ -123,25 +123,28 @@ def _check_state(label: str, what: str, h: Any, want: tuple[int, ...], dtype: An
 
 
 # --- one time step, given the input projection gi = x W_ihᵀ + b_ih ----------------------------
+# The steps take W_hhᵀ, transposed once per sequence: a transpose per step would hand every
+# step's weight gradient to the leaf as a strided (transposed) view, and summing T of those into
+# W_hh's gradient cost more than the products (1.5x the LSTM layer's time in bench_sequence).
 
 
-def _hidden_projection(h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
-    gh = matmul(h, w_hh.mT)
+def _hidden_projection(h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
+    gh = matmul(h, w_hh_t)
     return gh if b_hh is None else gh + b_hh
 
 
-def _rnn_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, mode: str) -> Tensor:
-    a = gi + _hidden_projection(h, w_hh, b_hh)
+def _rnn_step(gi: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None, mode: str) -> Tensor:
+    a = gi + _hidden_projection(h, w_hh_t, b_hh)
     return tanh(a) if mode == "RNN_TANH" else relu(a)
 
 
-def _lstm_step(gi: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
-    return lstm_cell(gi + _hidden_projection(h, w_hh, b_hh), c)
+def _lstm_step(gi: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    return lstm_cell(gi + _hidden_projection(h, w_hh_t, b_hh), c)
 
 
-def _gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, hidden: int) -> Tensor:
+def _gru_step(gi: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None, hidden: int) -> Tensor:
     a_r, a_z, a_n = split(gi, hidden, axis=-1)
-    b_r, b_z, b_n = split(_hidden_projection(h, w_hh, b_hh), hidden, axis=-1)
+    b_r, b_z, b_n = split(_hidden_projection(h, w_hh_t, b_hh), hidden, axis=-1)
     r = sigmoid(a_r + b_r)
     z = sigmoid(a_z + b_z)
     n = tanh(a_n + r * b_n)
@@ -254,7 +257,7 @@ class RNNCell(RNNCellBase):
         x, unbatched = self._check_input(input)
         h = self._check_hidden("hx", hx, x.shape[0], unbatched)
         gi = _input_projection(x, self.weight_ih, self.bias_ih)
-        h = _rnn_step(gi, h, self.weight_hh, self.bias_hh, self._mode)
+        h = _rnn_step(gi, h, self.weight_hh.mT, self.bias_hh, self._mode)
         return h[0] if unbatched else h
 
 
@@ -281,7 +284,7 @@ class LSTMCell(RNNCellBase):
         h = self._check_hidden("h", h, n, unbatched)
         c = self._check_hidden("c", c, n, unbatched)
         gi = _input_projection(x, self.weight_ih, self.bias_ih)
-        h, c = _lstm_step(gi, h, c, self.weight_hh, self.bias_hh)
+        h, c = _lstm_step(gi, h, c, self.weight_hh.mT, self.bias_hh)
         return (h[0], c[0]) if unbatched else (h, c)
 
 
@@ -300,7 +303,7 @@ class GRUCell(RNNCellBase):
         x, unbatched = self._check_input(input)
         h = self._check_hidden("hx", hx, x.shape[0], unbatched)
         gi = _input_projection(x, self.weight_ih, self.bias_ih)
-        h = _gru_step(gi, h, self.weight_hh, self.bias_hh, self.hidden_size)
+        h = _gru_step(gi, h, self.weight_hh.mT, self.bias_hh, self.hidden_size)
         return h[0] if unbatched else h
 
 
@@ -427,17 +430,18 @@ class RNNBase(Module):
             # (GRU's b_hn sits inside r ⊙ (W_hn h + b_hn) and cannot move).
             b_ih, b_hh = (b_hh if b_ih is None else b_ih + b_hh), None
         gi_all = _input_projection(x, w_ih, b_ih)  # (T, N, G·H): one matmul for the whole sequence
+        w_hh_t = w_hh.mT
         steps = _unbind_time(gi_all)
         if direction:
             steps.reverse()
         outs = []
         for gi in steps:
             if self.mode == "LSTM":
-                h, c = _lstm_step(gi, h, c, w_hh, b_hh)
+                h, c = _lstm_step(gi, h, c, w_hh_t, b_hh)
             elif self.mode == "GRU":
-                h = _gru_step(gi, h, w_hh, b_hh, self.hidden_size)
+                h = _gru_step(gi, h, w_hh_t, b_hh, self.hidden_size)
             else:
-                h = _rnn_step(gi, h, w_hh, b_hh, self.mode)
+                h = _rnn_step(gi, h, w_hh_t, b_hh, self.mode)
             outs.append(h)
         if direction:
             outs.reverse()

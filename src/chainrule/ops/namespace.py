@@ -28,7 +28,6 @@ class RawOps:
     cos = staticmethod(xp.cos)
     sign = staticmethod(xp.sign)
     tanh = staticmethod(xp.tanh)
-    sigmoid = staticmethod(E.sigmoid.forward)
     erf = staticmethod(E.erf.forward)
     zeros_like = staticmethod(xp.zeros_like)
     ones_like = staticmethod(xp.ones_like)
@@ -126,7 +125,6 @@ class TensorOps:
     cos = E.cos
     sign = E.sign
     tanh = E.tanh
-    sigmoid = E.sigmoid
     erf = E.erf
 
     @staticmethod
