@@ -18,7 +18,8 @@ Sections (float32, forward + backward of sum(output), gradients of every paramet
       σ/tanh → products.
 
 Before timing, the script copies chainrule's weights into the PyTorch modules and checks once
-that both compute the same outputs and gradients. Timings are never pass/fail.
+that both compute the same outputs (the GPT: the same loss) and the same gradient for every
+parameter. Timings are never pass/fail.
 """
 
 from __future__ import annotations
@@ -191,11 +192,21 @@ def gpt_case(rng: np.random.Generator, batch: int) -> tuple[dict[str, Callable[[
     fns["torch"] = torch_step
 
     def check() -> float:
-        with cr.no_grad():
-            a = float(lm_loss(ours, x, y).item())
-        with torch.no_grad():
-            b = float(torch.nn.functional.cross_entropy(theirs(tx).reshape(-1, 63), ty.reshape(-1)))
-        return abs(a - b)
+        """Loss and every parameter's gradient of one forward + backward (no optimizer step)."""
+        ours.zero_grad()
+        theirs.zero_grad(set_to_none=True)
+        a = lm_loss(ours, x, y)
+        a.backward()
+        b = torch.nn.functional.cross_entropy(theirs(tx).reshape(-1, 63), ty.reshape(-1))
+        b.backward()
+        worst = abs(float(a.item()) - float(b.item()))
+        named = dict(theirs.named_parameters())  # the tied head shares tok_emb.weight, as in ours
+        for name, p in ours.named_parameters():
+            q = named[name].grad.numpy()
+            worst = max(worst, float(np.abs(p.grad.data - q).max() / (np.abs(q).max() + 1e-12)))
+        ours.zero_grad()
+        theirs.zero_grad(set_to_none=True)
+        return worst
 
     return fns, check
 
