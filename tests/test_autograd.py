@@ -163,3 +163,41 @@ def test_setitem_is_differentiable():
     (y * cr.tensor([1.0, 2.0, 3.0])).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.0, 3.0])
     np.testing.assert_allclose(v.grad.numpy(), 4.0)
+
+
+def test_slice_gradients_accumulate_in_place_without_touching_shared_buffers():
+    """Slices of one intermediate add their gradients into one buffer the backward owns; a buffer
+    first handed over by a pass-through rule (add) is copied before it is written."""
+    r = np.random.default_rng(0)
+    x = cr.tensor(r.standard_normal((6, 3)), requires_grad=True)
+    w, v = r.standard_normal((6, 3)), r.standard_normal((6, 3))
+    s = x * 3.0
+    t = x * 2.0
+    parts = [t[i] for i in range(6)]  # created first, so their rules run after the add's
+    u = t + s  # the add hands one array to both t and s
+    loss = (u * cr.tensor(w)).sum() + sum((p * cr.tensor(v[i])).sum() for i, p in enumerate(parts))
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, 3.0 * w + 2.0 * (w + v), rtol=1e-15)
+
+
+def test_slices_of_a_leaf_accumulate_into_its_grad():
+    r = np.random.default_rng(1)
+    x = cr.tensor(r.standard_normal((5, 2)), requires_grad=True)
+    v = r.standard_normal((5, 2))
+    for expected in (v, 2 * v):  # a second backward adds to the existing .grad
+        sum((x[i] * cr.tensor(v[i])).sum() for i in range(5)).backward()
+        np.testing.assert_allclose(x.grad.data, expected, rtol=1e-15)
+    seen = []
+    x.grad = None
+    x.register_hook(lambda g: seen.append(g.data.copy()))  # hooks see the whole gradient
+    sum((x[i] * cr.tensor(v[i])).sum() for i in (0, 2, 2)).backward()
+    want = np.zeros((5, 2))
+    want[0], want[2] = v[0], 2 * v[2]
+    np.testing.assert_allclose(x.grad.data, want, rtol=1e-15)
+    assert all(s.shape == (5, 2) for s in seen)
+    np.testing.assert_allclose(sum(seen), want, rtol=1e-15)
+    # advanced indices (repeats) keep the scatter rule; float32 stays float32
+    y = cr.tensor(r.standard_normal(4).astype(np.float32), requires_grad=True)
+    (y[np.array([1, 1, 3])].sum() + y[1:3].sum()).backward()
+    np.testing.assert_array_equal(y.grad.data, np.array([0, 3, 1, 1], dtype=np.float32))
+    assert y.grad.dtype == np.float32

@@ -436,24 +436,9 @@ def test_jacobian_norm_errors():
         hidden_state_jacobian_norms(lambda x, h: h[:1], cr.zeros(2, dtype=F64), [cr.zeros(1)])
 
 
-def test_unbind_time_slices_and_gradient():
-    from chainrule.nn.rnn import _unbind_time
-
-    x_np = rng(14).standard_normal((19, 2, 3))
-    x = leaf(x_np)
-    parts = _unbind_time(x)
-    assert len(parts) == 19
-    for t, p in enumerate(parts):
-        np.testing.assert_array_equal(p.data, x_np[t])
-    w = rng(15).standard_normal((19, 2, 3))
-    loss = sum(cr.sum(p * cr.tensor(w[t], dtype=F64)) for t, p in enumerate(parts))
-    loss.backward()
-    np.testing.assert_array_equal(x.grad.data, w)
-
-
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
 def test_long_bidirectional_sequence_matches_torch(mode):
-    """T = 37 exercises the halving split of the input projections (in both directions)."""
+    """T = 37 steps sliced from the input projections, in both directions, over two layers."""
     torch = pytest.importorskip("torch")
     layer, tlayer = make_layers(torch, mode, num_layers=2, bidirectional=True)
     load_from_torch(layer, tlayer)

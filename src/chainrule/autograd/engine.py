@@ -41,6 +41,7 @@ class Node:
     __slots__ = (
         "args",
         "buf",
+        "buf_owned",
         "checks",
         "edges",
         "hooks",
@@ -70,6 +71,7 @@ class Node:
         self.out_tangents = None
         self.checks = checks
         self.buf = None
+        self.buf_owned = False  # buf is an array this backward allocated (safe to add into in place)
         self.retained = None
         self.hooks = None
 
@@ -322,6 +324,10 @@ def _backward(roots, grads, retain_graph, create_graph, inputs, tensor_mode, ns)
                     g = _new_tensor(g)
                 grads_in = prim.vjp(ns, g, needs, args, out, node.params)
             else:
+                if prim.accumulate is not None and needs[0] and _accumulate_in_place(node, g, targets):
+                    if not retain_graph:
+                        node.args = node.raw = node.out = node.out_tangents = None
+                    continue
                 grads_in = prim.vjp(ns, g, needs, raw, node.out, node.params)
             for i, gi in enumerate(grads_in):
                 if gi is None or not needs[i]:
@@ -333,7 +339,13 @@ def _backward(roots, grads, retain_graph, create_graph, inputs, tensor_mode, ns)
                     gi = ns.astype(gi, a.dtype)
                 e = edges[i]
                 if type(e) is Node:
-                    e.buf = gi if e.buf is None else e.buf + gi
+                    if e.buf is None:
+                        e.buf, e.buf_owned = gi, False
+                    elif e.buf_owned and not tensor_mode and gi.dtype == e.buf.dtype:
+                        e.buf += gi
+                    else:
+                        e.buf = e.buf + gi
+                        e.buf_owned = type(e.buf) is np.ndarray  # raw mode, not a 0-d NumPy scalar
                 else:
                     _deliver_leaf(e, gi, targets, results, tensor_mode, create_graph, owned=gi is not g)
         if not retain_graph:
@@ -357,6 +369,44 @@ def _useful_nodes(order: list[Node], targets: dict[int, int]) -> set[int]:
         if id(node) in targets or any(e is not None and id(e) in useful for e in node.edges):
             useful.add(id(node))
     return useful
+
+
+def _accumulate_in_place(node, g, targets) -> bool:
+    """Add a view primitive's gradient straight into its input's gradient buffer (raw mode).
+
+    The transpose of a view y = x[index] scatters ȳ into zeros shaped like x; summing T such
+    scatters of a (T, …) array (one per time step of a recurrence) costs O(T²). Instead the
+    primitive's ``accumulate(buf, g, **params)`` adds ȳ into the slice of one buffer that this
+    backward owns, O(T) in all. Returns False (nothing done) where that does not apply: a leaf
+    with hooks or a gradient target, another dtype, or an index the primitive declines.
+    """
+    e = node.edges[0]
+    a = node.raw[0]
+    if g.dtype != a.dtype:
+        return False
+    if type(e) is Node:
+        if e.buf is None:
+            buf = np.zeros(a.shape, dtype=a.dtype)
+        elif e.buf_owned:
+            buf = e.buf
+        else:  # shared with another consumer (a pass-through rule): copy before writing
+            buf = np.array(e.buf, dtype=a.dtype)
+        if not node.prim.accumulate(buf, g, **node.params):
+            return False
+        e.buf, e.buf_owned = buf, True
+        return True
+    if targets is not None or e._hooks:
+        return False
+    acc = None if e.grad is None else e.grad.data
+    if acc is None:
+        acc = np.zeros(a.shape, dtype=a.dtype)
+    elif not (acc.shape == a.shape and acc.dtype == a.dtype and acc.flags.writeable and acc.base is None):
+        acc = np.array(acc, dtype=a.dtype)
+    if not node.prim.accumulate(acc, g, **node.params):
+        return False
+    if e.grad is None or e.grad.data is not acc:
+        e.grad = _new_tensor(acc)
+    return True
 
 
 def _deliver_leaf(leaf, g, targets, results, tensor_mode, create_graph, owned):

@@ -163,20 +163,6 @@ def _input_projection(x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> Tensor:
     return gi if b_ih is None else gi + b_ih
 
 
-def _unbind_time(x: Tensor, leaf: int = 8) -> list[Tensor]:
-    """[x[0], ..., x[T-1]], sliced by recursive halving.
-
-    The VJP of a slice scatters into zeros shaped like its source, so slicing each of T steps
-    straight out of a (T, ...) tensor costs O(T²) in backward; halving first makes each slice
-    scatter into a block half its parent's size, O(T log T) in all.
-    """
-    n = x.shape[0]
-    if n <= leaf:
-        return [x[t] for t in range(n)]
-    mid = n // 2
-    return _unbind_time(x[:mid], leaf) + _unbind_time(x[mid:], leaf)
-
-
 # --- cells -------------------------------------------------------------------------------------
 
 
@@ -431,7 +417,9 @@ class RNNBase(Module):
             b_ih, b_hh = (b_hh if b_ih is None else b_ih + b_hh), None
         gi_all = _input_projection(x, w_ih, b_ih)  # (T, N, G·H): one matmul for the whole sequence
         w_hh_t = w_hh.mT
-        steps = _unbind_time(gi_all)
+        # One view per step; backward adds each step's gradient into one (T, N, G·H) buffer in
+        # place (the engine's accumulate path for views), O(T) in all.
+        steps = [gi_all[t] for t in range(gi_all.shape[0])]
         if direction:
             steps.reverse()
         outs = []

@@ -51,7 +51,19 @@ def broadcast_to_(x, *, shape):
     return xp.broadcast_to(x, shape)
 
 
-@linear(lambda ns, g, needs, x, *, out, index: (ns.index_add(g, index, x.shape),), is_view=True)
+def _getitem_accumulate(buf, g, *, index) -> bool:
+    """buf[index] += ȳ for a basic index (ints and slices select each element at most once)."""
+    if not _is_basic(index):
+        return False
+    buf[index] += g
+    return True
+
+
+@linear(
+    lambda ns, g, needs, x, *, out, index: (ns.index_add(g, index, x.shape),),
+    is_view=True,
+    accumulate=_getitem_accumulate,
+)
 def getitem_(x, *, index):
     """Indexing with ints, slices, None, Ellipsis and integer arrays (masks become arrays).
 
