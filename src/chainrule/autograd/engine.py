@@ -13,6 +13,7 @@ active forward-mode level) the same rules run on Tensors and are recorded like a
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -57,9 +58,7 @@ class Node:
     )
 
     def __init__(self, prim, params, args, raw, edges, out, checks):
-        global _seq
-        _seq += 1
-        self.seq = _seq
+        self.seq = next(_SEQ)
         self.mark = 0
         self.prim = prim
         self.params = params
@@ -83,8 +82,12 @@ class Node:
         return f"{self.prim.name}Backward"
 
 
-_seq = 0
-_stamp = 0
+# Creation sequence and traversal stamps. ``next`` on an itertools.count is one C call, so it is
+# atomic under the GIL: nodes made in several threads (data-parallel replicas) still get
+# increasing, unique numbers, which the topological order relies on. A ``global n; n += 1``
+# is a read and a write that another thread can interleave, losing updates.
+_SEQ = itertools.count(1)
+_STAMP = itertools.count(1)
 
 
 def _new_tensor(data):
@@ -176,9 +179,7 @@ def _topo_order(root_nodes: list[Node]) -> list[Node]:
     by creation sequence: an op's inputs always exist before it, so descending ``seq`` is a
     topological order.
     """
-    global _stamp
-    _stamp += 1
-    stamp = _stamp
+    stamp = next(_STAMP)
     nodes = []
     stack = []
     for r in root_nodes:
