@@ -140,3 +140,19 @@ def test_set_num_threads_limits_blas():
     assert all(p["num_threads"] == 1 for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas")
     with pytest.raises(ValueError, match="set_num_threads"):
         cr.set_num_threads(0)
+
+
+def test_numpy_scalars_do_not_promote_like_python_numbers():
+    """np.sqrt(2.0) and friends return NumPy scalars; they act as the number they hold (weak), as
+    in PyTorch, while arrays and Tensors (0-d included) keep NumPy's promotion."""
+    x = cr.ones(3, requires_grad=True)
+    for y in (x * np.float64(2.0), np.sqrt(2.0) * x, x / np.float64(3.0), x + np.int64(1), np.float64(1.0) - x,
+              cr.maximum(x, np.float64(0.5)), cr.where(x.detach() > 0, x, np.float64(0.0))):  # fmt: skip
+        assert y.dtype == np.float32
+    np.testing.assert_allclose((x * np.float64(2.0)).data, 2.0)
+    (x * np.float64(3.0)).sum().backward()
+    assert x.grad.dtype == np.float32 and np.allclose(x.grad.data, 3.0)
+    assert (cr.tensor([1, 2], dtype="int32") * np.int64(2)).dtype == np.int32
+    # arrays and 0-d Tensors still promote (NumPy's rule)
+    assert (x * np.array(2.0)).dtype == np.float64
+    assert (x * cr.tensor(2.0, dtype="float64")).dtype == np.float64

@@ -29,6 +29,7 @@ from chainrule.autograd import state  # noqa: E402
 from chainrule.tensor import Tensor  # noqa: E402
 
 _ndarray = np.ndarray
+_generic = np.generic
 
 
 class Node:
@@ -103,7 +104,17 @@ def _new_tensor(data):
 
 
 def apply(prim, args: Sequence[Any], params: dict) -> Tensor:
-    """Run primitive ``prim`` on ``args`` (Tensors, arrays or Python scalars)."""
+    """Run primitive ``prim`` on ``args`` (Tensors, arrays or Python scalars).
+
+    A NumPy scalar (``np.float64(2.0)``, what ``np.sqrt(2.0)`` returns) counts as the Python
+    number it holds, so it does not promote: float32 tensor × NumPy float64 scalar is float32, as
+    in PyTorch (NumPy 2 alone would give float64). Arrays and Tensors, 0-d ones included, keep
+    NumPy's promotion.
+    """
+    for a in args:
+        if isinstance(a, _generic):
+            args = [b.item() if isinstance(b, _generic) else b for b in args]
+            break
     raw = [a.data if isinstance(a, Tensor) else a for a in args]
     try:
         out = prim.forward(*raw, **params)
