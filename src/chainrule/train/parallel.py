@@ -63,9 +63,10 @@ class DataParallel:
         return len(self.replicas)
 
     def step(self, fn: ShardStep, *batch: Any) -> tuple[float, list[Any]]:
-        """Run ``fn(replica, *shard)`` and its backward on every shard of ``batch``, write the
-        n_i/N-weighted gradient into the model's ``.grad``, and return the weighted loss and
-        the per-shard extra results (in shard order; shards with no rows are skipped)."""
+        """Run ``fn(replica, *shard)`` and its backward on every shard of ``batch``, set the
+        model's ``.grad`` to the n_i/N-weighted gradient (replacing, not adding to, what was
+        there), and return the weighted loss and the per-shard extra results (in shard order;
+        shards with no rows are skipped)."""
         if not batch:
             raise ValueError("DataParallel.step: give at least one batch array")
         arrays = [b.data if isinstance(b, Tensor) else np.asarray(b) for b in batch]
