@@ -388,13 +388,17 @@ def _accumulate_in_place(node, g, targets) -> bool:
 
     The transpose of a view y = x[index] scatters ȳ into zeros shaped like x; summing T such
     scatters of a (T, …) array (one per time step of a recurrence) costs O(T²). Instead the
-    primitive's ``accumulate(buf, g, **params)`` adds ȳ into the slice of one buffer that this
-    backward owns, O(T) in all. Returns False (nothing done) where that does not apply: a leaf
-    with hooks or a gradient target, another dtype, or an index the primitive declines.
+    primitive's adder (``accumulate(**params)``) adds ȳ into the slice of one buffer that this
+    backward owns, O(T) in all. Returns False (nothing done, nothing allocated) where that does
+    not apply: another dtype, an index the primitive declines, or a leaf with hooks or a
+    gradient target.
     """
     e = node.edges[0]
     a = node.raw[0]
     if g.dtype != a.dtype:
+        return False
+    add = node.prim.accumulate(**node.params)
+    if add is None:
         return False
     if type(e) is Node:
         if e.buf is None:
@@ -403,8 +407,7 @@ def _accumulate_in_place(node, g, targets) -> bool:
             buf = e.buf
         else:  # shared with another consumer (a pass-through rule): copy before writing
             buf = np.array(e.buf, dtype=a.dtype)
-        if not node.prim.accumulate(buf, g, **node.params):
-            return False
+        add(buf, g)
         e.buf, e.buf_owned = buf, True
         return True
     if targets is not None or e._hooks:
@@ -414,8 +417,7 @@ def _accumulate_in_place(node, g, targets) -> bool:
         acc = np.zeros(a.shape, dtype=a.dtype)
     elif not (acc.shape == a.shape and acc.dtype == a.dtype and acc.flags.writeable and acc.base is None):
         acc = np.array(acc, dtype=a.dtype)
-    if not node.prim.accumulate(acc, g, **node.params):
-        return False
+    add(acc, g)
     if e.grad is None or e.grad.data is not acc:
         e.grad = _new_tensor(acc)
     return True

@@ -182,12 +182,16 @@ def _lstm_blocks(x, hidden):
     return [x[..., k * hidden : (k + 1) * hidden] for k in range(4)]
 
 
-def _lstm_cell_vjp(ns, g, needs, gates, c, *, out):
+def _lstm_recompute(ns, gates, c, out):
+    """What both rules read: s, t = tanh(s ⊙ a), the gates (i, f, g, o) and tanh(c')."""
     hidden = c.shape[-1]
     s = _lstm_scale(gates, hidden)
     t = ns.tanh(gates * s)
-    i, f, u, o = _lstm_blocks(t * s + (1.0 - s), hidden)
-    t_c = ns.tanh(out[..., hidden:])
+    return hidden, s, t, _lstm_blocks(t * s + (1.0 - s), hidden), ns.tanh(out[..., hidden:])
+
+
+def _lstm_cell_vjp(ns, g, needs, gates, c, *, out):
+    hidden, s, t, (i, f, u, o), t_c = _lstm_recompute(ns, gates, c, out)
     g_h = g[..., :hidden]
     g_c = g[..., hidden:] + g_h * o * (1.0 - t_c * t_c)
     g_gates = None
@@ -199,11 +203,7 @@ def _lstm_cell_vjp(ns, g, needs, gates, c, *, out):
 
 
 def _lstm_cell_jvp(ns, tangents, gates, c, *, out):
-    hidden = c.shape[-1]
-    s = _lstm_scale(gates, hidden)
-    t = ns.tanh(gates * s)
-    i, f, u, o = _lstm_blocks(t * s + (1.0 - s), hidden)
-    t_c = ns.tanh(out[..., hidden:])
+    hidden, s, t, (i, f, u, o), t_c = _lstm_recompute(ns, gates, c, out)
     t_gates, t_c_in = tangents
     dc = None if t_c_in is None else f * t_c_in
     if t_gates is not None:

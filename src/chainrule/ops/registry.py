@@ -50,7 +50,7 @@ class Primitive:
         saves: Sequence[int] | None = None,
         saves_out: bool = False,
         is_view: bool = False,
-        accumulate: Callable[..., bool] | None = None,
+        accumulate: Callable[..., Callable[[Any, Any], None] | None] | None = None,
     ) -> None:
         self.name = name
         self.forward = forward
@@ -61,9 +61,9 @@ class Primitive:
         self.saves = tuple(saves) if saves is not None else None
         self.saves_out = saves_out
         self.is_view = is_view
-        # Optional in-place form of a view's transpose, ``accumulate(buf, g, **params) -> bool``:
-        # buf += Aᵀ g into the input's gradient buffer (the engine's O(T) path for slicing loops);
-        # False when it does not apply, and the stated rule runs instead.
+        # Optional in-place form of a view's transpose: ``accumulate(**params)`` returns an adder
+        # ``add(buf, g)`` doing buf += Aᵀ g into the input's gradient buffer (the engine's O(T)
+        # path for slicing loops), or None where it does not apply and the stated rule runs.
         self.accumulate = accumulate
         self.__doc__ = forward.__doc__
         self.__name__ = name

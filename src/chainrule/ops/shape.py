@@ -51,12 +51,15 @@ def broadcast_to_(x, *, shape):
     return xp.broadcast_to(x, shape)
 
 
-def _getitem_accumulate(buf, g, *, index) -> bool:
-    """buf[index] += ȳ for a basic index (ints and slices select each element at most once)."""
+def _getitem_accumulate(*, index):
+    """For a basic index (ints and slices select each element at most once): buf[index] += ȳ."""
     if not _is_basic(index):
-        return False
-    buf[index] += g
-    return True
+        return None
+
+    def add(buf, g):
+        buf[index] += g
+
+    return add
 
 
 @linear(
